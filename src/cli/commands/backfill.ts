@@ -1,0 +1,50 @@
+import { Command } from "commander";
+import { ExitCode } from "../../errors.js";
+import { backfill } from "../../migration/backfill.js";
+import { commonSchema, addCommonOptions, parseOptions } from "../options.js";
+import { renderSummary } from "../render/runSummary.js";
+import { writeJsonResult } from "../render/jsonResult.js";
+import { openTarget, runSession, schemaOf } from "../runContext.js";
+
+export function backfillCommand(): Command {
+  const cmd = new Command("backfill")
+    .summary("copy every old job hash to its new key (where absent), resumably")
+    .description(
+      "Copy each old job hash ai:jobs:{job_id} to ai:job:{workspace_id}:{job_id} when the new key is absent,\n" +
+        "bytes and TTL preserved; atomic on a single instance, copy-then-confirm on a Cluster.\n" +
+        "Malformed old keys are skipped, counted and listed. Exit 0: all copied or present; 1: unmigratable keys.",
+    );
+  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(commonSchema, raw);
+    const target = await openTarget(opts);
+    const session = runSession("backfill", opts, [
+      "copied",
+      "alreadyPresent",
+      "unmigratable",
+      "repaired",
+      "unstable",
+    ]);
+    try {
+      const result = await backfill(target, schemaOf(opts), session.settings);
+      session.close();
+      const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
+      if (opts.json)
+        writeJsonResult({
+          subcommand: "backfill",
+          redis: target.where,
+          topology: target.kind,
+          exitCode,
+          ...result,
+        });
+      else
+        process.stdout.write(
+          renderSummary(result, target.where, `${target.kind}, ${result.mode}`, process.stdout),
+        );
+      process.exitCode = exitCode;
+    } finally {
+      session.close();
+      await target.close();
+    }
+  });
+  return cmd;
+}

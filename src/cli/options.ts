@@ -1,0 +1,145 @@
+import { Option, type Command } from "commander";
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { DEFAULT_SCHEMA } from "../migration/keySchema.js";
+
+/** Connection and run options every subcommand shares; `.env` variables noted in README. */
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--redis-url <url>", "redis://[user:password@]host:port[/db] or rediss://…").env(
+        "REDIS_URL",
+      ),
+    )
+    .addOption(
+      new Option("--cluster", "require a Redis Cluster (otherwise detected)").env(
+        "JOBS_MIGRATE_CLUSTER",
+      ),
+    )
+    .addOption(
+      new Option("--tls-ca <file>", "CA certificate (PEM) for rediss://").env("REDIS_TLS_CA"),
+    )
+    .addOption(new Option("--tls-cert <file>", "client certificate (PEM)").env("REDIS_TLS_CERT"))
+    .addOption(new Option("--tls-key <file>", "client private key (PEM)").env("REDIS_TLS_KEY"))
+    .addOption(
+      new Option("--tls-insecure", "do not verify the server certificate").env(
+        "REDIS_TLS_INSECURE",
+      ),
+    )
+    .addOption(
+      new Option("--old-prefix <prefix>", "old key prefix")
+        .env("JOBS_MIGRATE_OLD_PREFIX")
+        .default(DEFAULT_SCHEMA.oldPrefix),
+    )
+    .addOption(
+      new Option("--new-prefix <prefix>", "new key prefix")
+        .env("JOBS_MIGRATE_NEW_PREFIX")
+        .default(DEFAULT_SCHEMA.newPrefix),
+    )
+    .addOption(
+      new Option("--state-prefix <prefix>", "prefix of the tool's own keys (checkpoints, locks)")
+        .env("JOBS_MIGRATE_STATE_PREFIX")
+        .default("jobs-migrate:"),
+    )
+    .addOption(
+      new Option("--batch-size <n>", "keys per SCAN batch (SCAN COUNT), 1-10000")
+        .env("JOBS_MIGRATE_BATCH_SIZE")
+        .default("500"),
+    )
+    .addOption(
+      new Option("--rate <keys/s>", "at most this many keys per second (0: no limit)")
+        .env("JOBS_MIGRATE_RATE")
+        .default("0"),
+    )
+    .addOption(
+      new Option("--lock-ttl <ms>", "lock expiry; a heartbeat renews it every third")
+        .env("JOBS_MIGRATE_LOCK_TTL_MS")
+        .default("30000"),
+    )
+    .addOption(
+      new Option("--sample-size <n>", "findings listed in the summary (all are counted)").default(
+        "20",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--progress-interval <s>",
+        "seconds between progress lines when not on a terminal",
+      ).default("10"),
+    )
+    .option("--restart", "discard the saved checkpoint and start from the beginning")
+    .option("--json", "print the final result as JSON on stdout");
+}
+
+const int = (name: string, min: number, max: number) =>
+  z.string().transform((s, ctx) => {
+    const n = Number(s);
+    if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be an integer from ${min} to ${max} (got "${s}")`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const prefix = (name: string) =>
+  z
+    .string()
+    .min(1, `${name} must not be empty`)
+    .refine((s) => !/[\s]/.test(s), `${name} must not contain spaces`);
+
+const flag = z
+  .union([z.boolean(), z.string()])
+  .optional()
+  .transform((v) => v === true || (typeof v === "string" && /^(1|true|yes|on)$/i.test(v)));
+
+export const commonSchema = z
+  .object({
+    redisUrl: z.string({
+      error: "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env)",
+    }),
+    cluster: flag,
+    tlsCa: z.string().optional(),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    tlsInsecure: flag,
+    oldPrefix: prefix("--old-prefix"),
+    newPrefix: prefix("--new-prefix"),
+    statePrefix: prefix("--state-prefix"),
+    batchSize: int("--batch-size", 1, 10000),
+    rate: int("--rate", 0, 10_000_000),
+    lockTtl: int("--lock-ttl", 200, 3_600_000),
+    sampleSize: int("--sample-size", 0, 10000),
+    progressInterval: int("--progress-interval", 1, 86400),
+    restart: flag,
+    json: flag,
+  })
+  .superRefine((o, ctx) => {
+    const overlap = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
+    if (overlap(o.oldPrefix, o.newPrefix)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `--old-prefix "${o.oldPrefix}" and --new-prefix "${o.newPrefix}" overlap: a SCAN of one would walk the other`,
+      });
+    }
+    for (const p of [o.oldPrefix, o.newPrefix]) {
+      if (overlap(o.statePrefix, p)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `--state-prefix "${o.statePrefix}" overlaps the job prefix "${p}"`,
+        });
+      }
+    }
+  });
+
+export type CommonOptions = z.infer<typeof commonSchema>;
+
+/** Validate raw commander options with a schema; the first problem becomes a UsageError. */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new UsageError(issue?.message ?? "invalid options");
+}

@@ -1,0 +1,19 @@
+import { Chalk, type ChalkInstance } from "chalk";
+
+/** Colour only on a terminal, never with NO_COLOR (https://no-color.org). */
+export function styleFor(stream: NodeJS.WriteStream): ChalkInstance {
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "";
+  return new Chalk({ level: stream.isTTY && !noColor ? 1 : 0 });
+}
+
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}

@@ -1,0 +1,63 @@
+import { connect } from "../redis/connect.js";
+import { parseRedisUrl } from "../redis/redisUrl.js";
+import type { RedisTarget } from "../redis/target.js";
+import type { RunSettings } from "../migration/backfill.js";
+import type { KeySchema } from "../migration/keySchema.js";
+import { toolVersion } from "../version.js";
+import type { CommonOptions } from "./options.js";
+import { createProgressView } from "./render/progressView.js";
+import { registerSecret } from "./secrets.js";
+import { stopOnSignals } from "./signals.js";
+
+/** Connect as the options say; the password is registered as a secret first. */
+export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
+  const endpoint = parseRedisUrl(opts.redisUrl);
+  registerSecret(endpoint.password);
+  return connect({
+    endpoint,
+    cluster: opts.cluster,
+    tls: { ca: opts.tlsCa, cert: opts.tlsCert, key: opts.tlsKey, insecure: opts.tlsInsecure },
+  });
+}
+
+export function schemaOf(opts: CommonOptions): KeySchema {
+  return { oldPrefix: opts.oldPrefix, newPrefix: opts.newPrefix };
+}
+
+/**
+ * Everything a run needs from the CLI: settings, signal handling and a progress view
+ * on stderr (stdout is kept for the result). Call `close()` when the run ends.
+ */
+export function runSession(name: string, opts: CommonOptions, highlight: readonly string[]) {
+  const view = createProgressView({
+    name,
+    stream: process.stderr,
+    intervalSeconds: opts.progressInterval,
+    highlight,
+  });
+  const stop = stopOnSignals((sig) =>
+    view.listener({
+      type: "log",
+      level: "warn",
+      message: `${sig}: finishing the current batch, then saving the checkpoint`,
+    }),
+  );
+  const settings: RunSettings = {
+    statePrefix: opts.statePrefix,
+    batchSize: opts.batchSize,
+    rate: opts.rate,
+    lockTtlMs: opts.lockTtl,
+    restart: opts.restart,
+    findingsCap: opts.sampleSize,
+    version: toolVersion(),
+    signal: stop.signal,
+    onEvent: view.listener,
+  };
+  return {
+    settings,
+    close: () => {
+      view.stop();
+      stop.dispose();
+    },
+  };
+}

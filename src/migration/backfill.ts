@@ -1,0 +1,58 @@
+import type { Cluster, Redis } from "ioredis";
+import type { RunEventListener } from "../engine/events.js";
+import { runScan, type RunResult } from "../engine/runScan.js";
+import type { RedisTarget } from "../redis/target.js";
+import { copyAtomic } from "./copyAtomic.js";
+import { copyConfirm } from "./copyConfirm.js";
+import type { KeySchema } from "./keySchema.js";
+
+export interface RunSettings {
+  statePrefix: string;
+  batchSize: number;
+  rate: number;
+  lockTtlMs: number;
+  restart: boolean;
+  findingsCap: number;
+  version: string;
+  signal?: AbortSignal | undefined;
+  onEvent?: RunEventListener | undefined;
+}
+
+export interface BackfillResult extends RunResult {
+  mode: "atomic" | "copy-then-confirm";
+  /** False when unmigratable or unstable keys were found (exit 1). */
+  clean: boolean;
+}
+
+/**
+ * Copy every old job hash to its new key where the new key is absent, TTL and bytes
+ * preserved: atomically on a single instance, copy-then-confirm on a Cluster.
+ */
+export async function backfill(
+  target: RedisTarget,
+  schema: KeySchema,
+  run: RunSettings,
+): Promise<BackfillResult> {
+  const atomic = !target.isCluster;
+  const result = await runScan({
+    ...run,
+    target,
+    name: "backfill",
+    scope: "backfill",
+    definingOptions: {
+      subcommand: "backfill",
+      oldPrefix: schema.oldPrefix,
+      newPrefix: schema.newPrefix,
+    },
+    keyPrefix: schema.oldPrefix,
+    processBatch: atomic
+      ? copyAtomic(target.client as Redis, schema)
+      : copyConfirm(target.client as Cluster, schema),
+  });
+  const c = result.counts;
+  return {
+    ...result,
+    mode: atomic ? "atomic" : "copy-then-confirm",
+    clean: (c.unmigratable ?? 0) === 0 && (c.unstable ?? 0) === 0,
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The key schema of the migration, the one mapping shared by every subcommand:
+ * old `{oldPrefix}{job_id}` → new `{newPrefix}{workspace_id}:{job_id}`.
+ * Everything is bytes (Buffers): key names and values are never decoded.
+ */
+export interface KeySchema {
+  oldPrefix: string;
+  newPrefix: string;
+}
+
+export const DEFAULT_SCHEMA: KeySchema = { oldPrefix: "ai:jobs:", newPrefix: "ai:job:" };
+
+/** Why an old key cannot be migrated (DESIGN §3.4). Kept in sync with copyIfAbsent-n.lua. */
+export type Unmigratable =
+  | "not_a_hash"
+  | "missing_workspace_id"
+  | "invalid_workspace_id"
+  | "job_id_mismatch"
+  | "missing_job_id";
+
+// Full-string match: a trailing newline is invalid (no `$` before \n as in some engines).
+const WORKSPACE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export function isValidWorkspaceId(ws: Buffer): boolean {
+  // latin1 maps bytes 1:1, so a non-ASCII byte can never pass as [a-z0-9_-].
+  return WORKSPACE_ID.test(ws.toString("latin1")) && ws.length <= 32;
+}
+
+export type Mapping = { ok: true; newKey: Buffer } | { ok: false; reason: Unmigratable };
+
+/**
+ * Where an old job hash goes, or why it cannot go anywhere. `fields` holds the old
+ * hash's workspace_id and job_id (undefined when absent).
+ */
+export function mapOldKey(
+  schema: KeySchema,
+  oldKey: Buffer,
+  workspaceId: Buffer | undefined,
+  jobId: Buffer | undefined,
+): Mapping {
+  const suffix = oldKey.subarray(Buffer.byteLength(schema.oldPrefix));
+  if (workspaceId === undefined) return { ok: false, reason: "missing_workspace_id" };
+  if (!isValidWorkspaceId(workspaceId)) return { ok: false, reason: "invalid_workspace_id" };
+  if (jobId === undefined) return { ok: false, reason: "missing_job_id" };
+  if (!jobId.equals(suffix)) return { ok: false, reason: "job_id_mismatch" };
+  return {
+    ok: true,
+    newKey: Buffer.concat([Buffer.from(schema.newPrefix), workspaceId, Buffer.from(":"), suffix]),
+  };
+}
+
+/** A key or value for output: UTF-8 when it is valid, otherwise with \xNN escapes. */
+export function displayBytes(b: Buffer): string {
+  const text = b.toString("utf8");
+  if (Buffer.from(text, "utf8").equals(b)) return text;
+  return [...b]
+    .map((c) =>
+      c >= 0x20 && c < 0x7f && c !== 0x5c
+        ? String.fromCharCode(c)
+        : `\\x${c.toString(16).padStart(2, "0")}`,
+    )
+    .join("");
+}

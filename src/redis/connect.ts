@@ -1,0 +1,142 @@
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { Cluster, Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import { RedisUnavailableError, UsageError } from "../errors.js";
+import { describeEndpoint, type RedisEndpoint } from "./redisUrl.js";
+import { defineScripts } from "./scripts.js";
+import { RedisTarget } from "./target.js";
+
+export interface TlsFiles {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** Skip certificate verification (self-signed test setups only). */
+  insecure?: boolean | undefined;
+}
+
+export interface ConnectOptions {
+  endpoint: RedisEndpoint;
+  /** true: require a Cluster; false/undefined: detect from INFO cluster. */
+  cluster?: boolean | undefined;
+  tls?: TlsFiles | undefined;
+  /** Reconnection attempts before a command fails for good (bounded: exit 3, not a hang). */
+  maxReconnects?: number | undefined;
+}
+
+function tlsOptions(endpoint: RedisEndpoint, files: TlsFiles | undefined): TlsOptions | undefined {
+  const wanted = endpoint.tls || Boolean(files?.ca || files?.cert || files?.key);
+  if (!wanted) return undefined;
+  const read = (path: string | undefined, what: string): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch {
+      throw new UsageError(`cannot read TLS ${what} file ${path}`);
+    }
+  };
+  return {
+    ca: read(files?.ca, "CA"),
+    cert: read(files?.cert, "certificate"),
+    key: read(files?.key, "key"),
+    rejectUnauthorized: !files?.insecure,
+    servername: endpoint.host,
+  };
+}
+
+/**
+ * Connect and detect the topology. Errors are translated here, once: a refused
+ * connection or a failed AUTH becomes RedisUnavailableError (exit 3), and no message
+ * ever includes the password.
+ */
+export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
+  const { endpoint } = opts;
+  const where = describeEndpoint(endpoint);
+  const maxReconnects = opts.maxReconnects ?? 5;
+  const base: RedisOptions = {
+    host: endpoint.host,
+    port: endpoint.port,
+    username: endpoint.username,
+    password: endpoint.password,
+    db: endpoint.db,
+    tls: tlsOptions(endpoint, opts.tls),
+    lazyConnect: true,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 2,
+    // Bounded: a Redis that stays away ends the run with exit 3 and its checkpoint kept.
+    retryStrategy: (times) => (times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000)),
+    enableAutoPipelining: true,
+  };
+
+  const probe = new Redis({ ...base, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  probe.on("error", () => undefined);
+  let clusterEnabled: boolean;
+  try {
+    await probe.connect();
+    const info = await probe.info("cluster");
+    clusterEnabled = /cluster_enabled:1/.test(info);
+  } catch (err) {
+    probe.disconnect();
+    throw translateConnectError(err, where, endpoint);
+  }
+  if (opts.cluster && !clusterEnabled) {
+    probe.disconnect();
+    throw new UsageError(`--cluster was given but ${where} is not in cluster mode`);
+  }
+  if (!clusterEnabled) {
+    probe.disconnect();
+    const client = new Redis(base);
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      client.disconnect();
+      throw translateConnectError(err, where, endpoint);
+    }
+    defineScripts(client);
+    return RedisTarget.single(client, where);
+  }
+  probe.disconnect();
+  if (endpoint.db !== 0) throw new UsageError(`${where}: a Redis Cluster has only database 0`);
+  const cluster = new Cluster([{ host: endpoint.host, port: endpoint.port }], {
+    redisOptions: { ...base, db: 0, lazyConnect: false },
+    enableAutoPipelining: true,
+    scaleReads: "master",
+    clusterRetryStrategy: (times) =>
+      times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000),
+    slotsRefreshTimeout: 5000,
+    dnsLookup: (address, callback) => callback(null, address),
+  });
+  cluster.on("error", () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once("ready", () => resolve());
+      cluster.once("end", () => reject(new Error("cluster connection ended")));
+    });
+  } catch (err) {
+    cluster.disconnect();
+    throw translateConnectError(err, where, endpoint);
+  }
+  defineScripts(cluster);
+  return RedisTarget.cluster(cluster, where);
+}
+
+/** One line, no password, naming the endpoint and the cause. */
+export function translateConnectError(
+  err: unknown,
+  where: string,
+  endpoint?: RedisEndpoint,
+): Error {
+  if (err instanceof UsageError || err instanceof RedisUnavailableError) return err;
+  let msg = err instanceof Error ? err.message : String(err);
+  if (endpoint?.password) msg = msg.split(endpoint.password).join("***");
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(msg)) {
+    return new RedisUnavailableError(
+      `authentication failed at ${where}: check the user and password`,
+    );
+  }
+  if (/NOPERM/i.test(msg)) {
+    return new RedisUnavailableError(`permission denied at ${where}: ${msg}`);
+  }
+  return new RedisUnavailableError(`cannot reach Redis at ${where}: ${msg}`);
+}

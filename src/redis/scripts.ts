@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import type { Cluster, Redis, Result } from "ioredis";
+
+/**
+ * Lua scripts, one per file in ./lua, named `verbNoun-<numKeys>.lua` ("n": variable).
+ * Registered once per client with ioredis `defineCommand`, which sends EVALSHA and
+ * falls back to EVAL on NOSCRIPT (e.g. after a server restart).
+ */
+const SCRIPTS = {
+  copyIfAbsent: "copyIfAbsent-n.lua",
+  snapshotHash: "snapshotHash-1.lua",
+  createIfAbsent: "createIfAbsent-1.lua",
+  replaceIfUnchanged: "replaceIfUnchanged-1.lua",
+  extendLock: "extendLock-1.lua",
+  releaseLock: "releaseLock-1.lua",
+  takeoverLock: "takeoverLock-1.lua",
+} as const;
+
+type Arg = string | Buffer | number;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    copyIfAbsent(numKeys: number, ...args: Arg[]): Result<number[], Context>;
+    snapshotHashBuffer(key: Arg): Result<[Buffer, number, ...Buffer[]], Context>;
+    createIfAbsent(key: Arg, pttl: number, ...pairs: Arg[]): Result<number, Context>;
+    replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
+    extendLock(key: string, token: string, ttlMs: number): Result<number, Context>;
+    releaseLock(key: string, token: string): Result<number, Context>;
+    takeoverLock(key: string, stale: string, fresh: string, ttlMs: number): Result<number, Context>;
+  }
+}
+
+const sources = new Map<string, string>();
+
+/** Source of a script file (cached), for tests and the benchmark too. */
+export function scriptSource(file: string): string {
+  let lua = sources.get(file);
+  if (lua === undefined) {
+    lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
+    sources.set(file, lua);
+  }
+  return lua;
+}
+
+function numberOfKeys(file: string): number | undefined {
+  const m = /-(\d+|n)\.lua$/.exec(file);
+  return m?.[1] === "n" || !m ? undefined : Number(m[1]);
+}
+
+/** Register every script on a client (and, on a Cluster, on each node it creates). */
+export function defineScripts(client: Redis | Cluster): void {
+  for (const [name, file] of Object.entries(SCRIPTS)) {
+    const n = numberOfKeys(file);
+    client.defineCommand(
+      name,
+      n === undefined ? { lua: scriptSource(file) } : { numberOfKeys: n, lua: scriptSource(file) },
+    );
+  }
+}
