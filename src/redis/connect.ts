@@ -99,8 +99,10 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
   probe.disconnect();
   if (endpoint.db !== 0) throw new UsageError(`${where}: a Redis Cluster has only database 0`);
   const cluster = new Cluster([{ host: endpoint.host, port: endpoint.port }], {
-    redisOptions: { ...base, db: 0, lazyConnect: false },
-    enableAutoPipelining: true,
+    // No auto-pipelining on a Cluster: ioredis 5 crashes routing auto-pipelined script
+    // commands there. Concurrent commands still share each node's connection in flight.
+    redisOptions: { ...base, db: 0, lazyConnect: false, enableAutoPipelining: false },
+    enableAutoPipelining: false,
     scaleReads: "master",
     clusterRetryStrategy: (times) =>
       times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000),
