@@ -1,0 +1,62 @@
+/**
+ * Run the built CLI (`bin/jobs-migrate.js`, built by `npm test` before vitest) as a
+ * child process, the way cron and SREs run it: no terminal, so no colour or bar.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const BIN = resolve(import.meta.dirname, "../../bin/jobs-migrate.js");
+
+// An empty working directory, so a developer's own .env never leaks into a test.
+const CWD = mkdtempSync(join(tmpdir(), "jm-cli-"));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+}
+
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C" };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Start the CLI; resolve `done` when it exits. */
+export function startCli(args: string[], opts: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: CWD, env: childEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolvePromise) => {
+    child.on("close", (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, opts).done;
+}
+
+/** Arguments that point the tool at a test's own prefixes and state keys. */
+export function prefixArgs(prefix: string): string[] {
+  return [
+    "--old-prefix", `${prefix}ai:jobs:`,
+    "--new-prefix", `${prefix}ai:job:`,
+    "--state-prefix", `${prefix}jm:`,
+  ];
+}
+
+/** The parsed --json result of a run (the last line of stdout). */
+export function jsonOf(r: CliResult): Record<string, unknown> & { counts: Record<string, number> } {
+  const lines = r.stdout.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, unknown> & { counts: Record<string, number> };
+}
