@@ -69,7 +69,10 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
   };
 
   const probe = new Redis({ ...base, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on("error", () => undefined);
+  // The connect() rejection only says "Connection is closed"; the cause (WRONGPASS,
+  // ECONNREFUSED, a TLS failure) arrives as an error event first.
+  let cause: unknown;
+  probe.on("error", (err: unknown) => (cause ??= err));
   let clusterEnabled: boolean;
   try {
     await probe.connect();
@@ -77,7 +80,7 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
     clusterEnabled = /cluster_enabled:1/.test(info);
   } catch (err) {
     probe.disconnect();
-    throw translateConnectError(err, where, endpoint);
+    throw translateConnectError(cause ?? err, where, endpoint);
   }
   if (opts.cluster && !clusterEnabled) {
     probe.disconnect();

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, prefixArgs, runCli } from "../support/cli.js";
 import { readHashBuffers, sameHash, seedOldJobs } from "../support/appTraffic.js";
 import { keysUnder, snapshotKeys } from "../support/keys.js";
-import { connect, targets, uniquePrefix, type RedisClient, type Target } from "../support/targets.js";
+import {
+  connect,
+  targets,
+  uniquePrefix,
+  type RedisClient,
+  type Target,
+} from "../support/targets.js";
 
 describe.each(targets())("backfill on %s", (target: Target) => {
   let redis: RedisClient;
@@ -16,7 +22,15 @@ describe.each(targets())("backfill on %s", (target: Target) => {
   it("copies every old job byte for byte with its TTL, and exits 0 when all are copied", async () => {
     const p = uniquePrefix("copy");
     const jobs = await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 300, workspaces: 7 });
-    const r = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p), "--batch-size", "37", "--json"]);
+    const r = await runCli([
+      "backfill",
+      "--redis-url",
+      target.url,
+      ...prefixArgs(p),
+      "--batch-size",
+      "37",
+      "--json",
+    ]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const result = jsonOf(r);
@@ -35,7 +49,10 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     }
     expect(jobs.some((j) => j.job_id)).toBe(true);
     // Every 3rd seeded job carries bytes that are not UTF-8: they survived the copy.
-    const binary = await redis.hgetBuffer(`${p}ai:job:${jobs[0]!.workspace_id}:${jobs[0]!.job_id}`, "params");
+    const binary = await redis.hgetBuffer(
+      `${p}ai:job:${jobs[0]!.workspace_id}:${jobs[0]!.job_id}`,
+      "params",
+    );
     expect(binary?.includes(0xff)).toBe(true);
     expect(await keysUnder(redis, `${p}ai:job:`)).toHaveLength(300);
   });
@@ -45,7 +62,13 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 120, workspaces: 3 });
     expect((await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p)])).code).toBe(0);
     const before = await snapshotKeys(redis, await keysUnder(redis, `${p}ai:job:`));
-    const second = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p), "--json"]);
+    const second = await runCli([
+      "backfill",
+      "--redis-url",
+      target.url,
+      ...prefixArgs(p),
+      "--json",
+    ]);
     expect(second.code).toBe(0);
     expect(jsonOf(second).counts.alreadyPresent).toBe(120);
     expect(jsonOf(second).counts.copied ?? 0).toBe(0);
@@ -76,7 +99,12 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     await redis.hset(`${old}no-job-id`, { workspace_id: "ws-1", status: "pending" });
     await redis.set(`${old}a-string`, "ws-1");
     await redis.rpush(`${old}a-list`, "x");
-    const foreign = [`${p}ai:jobsx:1`, `${p}ai:queue:pending`, `${p}ai:job:config`, `${p}ai:idempotency:ws-1:r1`];
+    const foreign = [
+      `${p}ai:jobsx:1`,
+      `${p}ai:queue:pending`,
+      `${p}ai:job:config`,
+      `${p}ai:idempotency:ws-1:r1`,
+    ];
     await redis.hset(foreign[0]!, { job_id: "1", workspace_id: "ws-1" });
     await redis.rpush(foreign[1]!, "job-1");
     await redis.set(foreign[2]!, "{}");
@@ -89,12 +117,18 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     expect(result.counts.copied).toBe(20);
     expect(result.counts.unmigratable).toBe(9);
     expect(result.counts["unmigratable.invalid_workspace_id"]).toBe(4);
-    const listed = Object.fromEntries((result.findings as { key: string; reason: string }[]).map((f) => [f.key, f.reason]));
+    const listed = Object.fromEntries(
+      (result.findings as { key: string; reason: string }[]).map((f) => [f.key, f.reason]),
+    );
     expect(listed).toEqual(malformed);
     expect(await snapshotKeys(redis, [...Object.keys(malformed), ...foreign])).toEqual(before);
     const created = await keysUnder(redis, `${p}ai:job:`);
     expect(created.filter((k) => k !== `${p}ai:job:config`)).toHaveLength(20);
-    expect(created.some((k) => k.includes("::") || /no-ws|mismatch|other|upper|newline|long|empty/.test(k))).toBe(false);
+    expect(
+      created.some(
+        (k) => k.includes("::") || /no-ws|mismatch|other|upper|newline|long|empty/.test(k),
+      ),
+    ).toBe(false);
 
     const human = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p)]);
     expect(human.code).toBe(1);

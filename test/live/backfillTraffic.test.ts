@@ -1,8 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readHashBuffers, sameHash, seedOldJobs, startTraffic, type JobRef } from "../support/appTraffic.js";
+import {
+  readHashBuffers,
+  sameHash,
+  seedOldJobs,
+  startTraffic,
+  type JobRef,
+} from "../support/appTraffic.js";
 import { prefixArgs, runCli, jsonOf } from "../support/cli.js";
 import { naiveCopy } from "../support/naiveCopy.js";
-import { connect, targets, uniquePrefix, type RedisClient, type Target } from "../support/targets.js";
+import {
+  connect,
+  targets,
+  uniquePrefix,
+  type RedisClient,
+  type Target,
+} from "../support/targets.js";
 
 /** Pairs whose new key is not byte-for-byte the old key, once traffic has stopped. */
 async function stalePairs(redis: RedisClient, p: string, jobs: JobRef[]): Promise<string[]> {
@@ -44,7 +56,17 @@ describe.each(targets())("backfill beside live application traffic on %s", (targ
     const jobs = await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 600, workspaces: 5 });
     const traffic = trafficFor(p, jobs);
     // Small, rate-limited batches keep the run inside the traffic for a couple of seconds.
-    const r = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p), "--batch-size", "10", "--rate", "400", "--json"]);
+    const r = await runCli([
+      "backfill",
+      "--redis-url",
+      target.url,
+      ...prefixArgs(p),
+      "--batch-size",
+      "10",
+      "--rate",
+      "400",
+      "--json",
+    ]);
     const stats = await traffic.stop();
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);

@@ -3,7 +3,13 @@ import { readHashBuffers, sameHash, seedOldJobs } from "../support/appTraffic.js
 import { checkpointProgress, waitFor } from "../support/checkpoint.js";
 import { jsonOf, prefixArgs, runCli, startCli } from "../support/cli.js";
 import { keysUnder } from "../support/keys.js";
-import { connect, targets, uniquePrefix, type RedisClient, type Target } from "../support/targets.js";
+import {
+  connect,
+  targets,
+  uniquePrefix,
+  type RedisClient,
+  type Target,
+} from "../support/targets.js";
 
 describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
   let redis: RedisClient;
@@ -16,11 +22,18 @@ describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
 
   it("after kill -9 mid-run, the next run resumes from the checkpoint and ends as an uninterrupted run would", async () => {
     const p = uniquePrefix("kill9");
-    const jobs = await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 2000, workspaces: 4 });
+    const jobs = await seedOldJobs(redis, {
+      oldPrefix: `${p}ai:jobs:`,
+      count: 2000,
+      workspaces: 4,
+    });
     const args = ["backfill", "--redis-url", target.url, ...prefixArgs(p), "--batch-size", "20"];
     const first = startCli([...args, "--rate", "800"]);
     const checkpointKey = `${p}jm:backfill:checkpoint`;
-    await waitFor("some progress", async () => (await checkpointProgress(redis, checkpointKey)).scanned >= 300);
+    await waitFor(
+      "some progress",
+      async () => (await checkpointProgress(redis, checkpointKey)).scanned >= 300,
+    );
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");
     const saved = await checkpointProgress(redis, checkpointKey);
@@ -38,7 +51,9 @@ describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
     // The second run did not start from zero: it scanned only what was left (SCAN may
     // return a key twice, and the half-done batch is redone, so allow a little more).
     expect(result.counts.scanned - saved.scanned).toBeLessThan(2000 - saved.scanned + 200);
-    expect((result.counts.copied ?? 0) + (result.counts.alreadyPresent ?? 0)).toBeGreaterThanOrEqual(2000);
+    expect(
+      (result.counts.copied ?? 0) + (result.counts.alreadyPresent ?? 0),
+    ).toBeGreaterThanOrEqual(2000);
     // The same end state as an uninterrupted run: every job copied exactly, nothing else.
     const expected = jobs.map((j) => `${p}ai:job:${j.workspace_id}:${j.job_id}`).sort();
     expect(await keysUnder(redis, `${p}ai:job:`)).toEqual(expected);
@@ -55,14 +70,22 @@ describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
     await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 1000, workspaces: 2 });
     const args = ["backfill", "--redis-url", target.url, ...prefixArgs(p), "--batch-size", "20"];
     const first = startCli([...args, "--rate", "300"]);
-    await waitFor("the first run's lock", async () => (await redis.exists(`${p}jm:backfill:lock`)) === 1);
+    await waitFor(
+      "the first run's lock",
+      async () => (await redis.exists(`${p}jm:backfill:lock`)) === 1,
+    );
 
     const second = await runCli(args);
     expect(second.code).toBe(4);
     expect(second.stderr.trim().split("\n")).toHaveLength(1);
-    expect(second.stderr).toContain(`another backfill run holds the lock: pid ${first.child.pid} on `);
+    expect(second.stderr).toContain(
+      `another backfill run holds the lock: pid ${first.child.pid} on `,
+    );
 
-    await waitFor("progress", async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned > 0);
+    await waitFor(
+      "progress",
+      async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned > 0,
+    );
     first.child.kill("SIGINT");
     const interrupted = await first.done;
     expect(interrupted.code).toBe(130);
@@ -80,13 +103,23 @@ describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
   it("a lock held by a live run on another host is respected until it expires", async () => {
     const p = uniquePrefix("foreign-lock");
     await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 10, workspaces: 1 });
-    const holder = { runId: "remote01", host: "other-host", pid: 4242, since: "2026-01-01T00:00:00Z" };
+    const holder = {
+      runId: "remote01",
+      host: "other-host",
+      pid: 4242,
+      since: "2026-01-01T00:00:00Z",
+    };
     await redis.set(`${p}jm:backfill:lock`, JSON.stringify(holder), "PX", 1500);
     const refused = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p)]);
     expect(refused.code).toBe(4);
-    expect(refused.stderr).toContain("pid 4242 on other-host since 2026-01-01T00:00:00Z (run remote01)");
+    expect(refused.stderr).toContain(
+      "pid 4242 on other-host since 2026-01-01T00:00:00Z (run remote01)",
+    );
     expect(await keysUnder(redis, `${p}ai:job:`)).toEqual([]);
-    await waitFor("the lock to expire", async () => (await redis.exists(`${p}jm:backfill:lock`)) === 0);
+    await waitFor(
+      "the lock to expire",
+      async () => (await redis.exists(`${p}jm:backfill:lock`)) === 0,
+    );
     expect((await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p)])).code).toBe(0);
   });
 });

@@ -30,8 +30,15 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 }
 
 /** Start the CLI; resolve `done` when it exits. */
-export function startCli(args: string[], opts: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: CWD, env: childEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+export function startCli(
+  args: string[],
+  opts: CliOptions = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: CWD,
+    env: childEnv(opts.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -49,14 +56,19 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 /** Arguments that point the tool at a test's own prefixes and state keys. */
 export function prefixArgs(prefix: string): string[] {
   return [
-    "--old-prefix", `${prefix}ai:jobs:`,
-    "--new-prefix", `${prefix}ai:job:`,
-    "--state-prefix", `${prefix}jm:`,
+    "--old-prefix",
+    `${prefix}ai:jobs:`,
+    "--new-prefix",
+    `${prefix}ai:job:`,
+    "--state-prefix",
+    `${prefix}jm:`,
   ];
 }
 
 /** The parsed --json result of a run (the last line of stdout). */
 export function jsonOf(r: CliResult): Record<string, unknown> & { counts: Record<string, number> } {
   const lines = r.stdout.trim().split("\n");
-  return JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, unknown> & { counts: Record<string, number> };
+  return JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, unknown> & {
+    counts: Record<string, number>;
+  };
 }

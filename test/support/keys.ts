@@ -17,18 +17,24 @@ export async function keysUnder(client: RedisClient, prefix: string): Promise<st
 }
 
 /** A key's exact state (serialized value and TTL) to prove it was not changed. */
-export async function snapshotKeys(client: RedisClient, keys: string[]): Promise<Map<string, string>> {
+export async function snapshotKeys(
+  client: RedisClient,
+  keys: string[],
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const key of keys) {
     const dump = await client.dumpBuffer(key);
-    const pttl = await client.pttl(key);
-    // PTTL drifts by milliseconds between reads; whole seconds are stable enough.
-    out.set(key, `${dump?.toString("hex") ?? "none"}|${pttl < 0 ? pttl : Math.round(pttl / 10000)}`);
+    // The absolute expiry time, unlike PTTL, does not drift between two snapshots.
+    const expireAt = await client.call("PEXPIRETIME", key);
+    out.set(key, `${dump?.toString("hex") ?? "none"}|${String(expireAt)}`);
   }
   return out;
 }
 
 /** Everything under a prefix, as snapshotKeys sees it. */
-export async function snapshotPrefix(client: RedisClient, prefix: string): Promise<Map<string, string>> {
+export async function snapshotPrefix(
+  client: RedisClient,
+  prefix: string,
+): Promise<Map<string, string>> {
   return snapshotKeys(client, await keysUnder(client, prefix));
 }

@@ -9,7 +9,12 @@ import type { RedisClient } from "./targets.js";
  * trips. An update_status that lands between the read and the write skips the
  * not-yet-existing new key, and the copy then writes the older state.
  */
-export async function naiveCopy(redis: RedisClient, oldPrefix: string, newPrefix: string, gapMs: number): Promise<number> {
+export async function naiveCopy(
+  redis: RedisClient,
+  oldPrefix: string,
+  newPrefix: string,
+  gapMs: number,
+): Promise<number> {
   const keys = await keysUnder(redis, oldPrefix);
   let copied = 0;
   for (let i = 0; i < keys.length; i += 20) {

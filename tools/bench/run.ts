@@ -1,0 +1,108 @@
+import os from "node:os";
+import { startRedisCluster, startRedisServer } from "../redisProcess.js";
+import { parseBenchArgs, type BenchArgs } from "./args.js";
+import { benchBackfill, rssCurve, type RssPoint } from "./backfill/index.js";
+import { installSignalHandlers, runCleanups, using } from "./lifecycle.js";
+import { analyse, printReport, printRssCurve, writeJson, type OperationReport } from "./report.js";
+import { seedJobs, type SeedResult } from "./seed.js";
+import { clusterTarget, singleTarget, type Target } from "./target.js";
+
+async function seedAndBench(
+  target: Target,
+  keys: number,
+  args: BenchArgs,
+): Promise<OperationReport> {
+  console.log(
+    `\n[${target.kind}] seeding ${keys.toLocaleString("en-US")} old job hashes on ${target.masters.length} master(s)...`,
+  );
+  const seed: SeedResult = await seedJobs(target, keys);
+  console.log(
+    `  seeded in ${seed.seconds.toFixed(2)} s = ${Math.round(seed.keysPerSec).toLocaleString("en-US")} keys/s` +
+      ` (${seed.withTtl} with TTL, ${seed.malformed} malformed)`,
+  );
+  console.log(`[${target.kind}] backfill:`);
+  const methods = await benchBackfill(target, {
+    batchSize: args.batchSize,
+    oneKeySeconds: args.oneKeySeconds,
+    seeded: seed,
+  });
+  return analyse("backfill", target.kind, seed, args.batchSize, methods);
+}
+
+async function main(): Promise<void> {
+  installSignalHandlers();
+  const args = parseBenchArgs(process.argv.slice(2));
+  const reports: OperationReport[] = [];
+  const load = os.loadavg()[0]!;
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs, load average ${load.toFixed(2)}`);
+  if (load > 0.5 * os.cpus().length)
+    console.log("WARNING: the machine is busy, figures will be noisy");
+  let redisVersion = "unknown";
+
+  await using(
+    () => startRedisServer(),
+    async (srv) => {
+      const target = singleTarget(srv.url, { host: srv.host, port: srv.port });
+      try {
+        const info = await target.conns[0]!.info("server");
+        redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? redisVersion;
+        reports.push(await seedAndBench(target, args.keys, args));
+      } finally {
+        await target.close();
+      }
+    },
+  );
+
+  if (args.cluster) {
+    await using(
+      () => startRedisCluster({ masters: 3 }),
+      async (cl) => {
+        const target = await clusterTarget(cl.url, cl.nodes[0]!);
+        try {
+          reports.push(await seedAndBench(target, args.clusterKeys, args));
+        } finally {
+          await target.close();
+        }
+      },
+    );
+  }
+
+  let curve: RssPoint[] | undefined;
+  if (args.rssCurve) {
+    console.log(`\n[single] tool peak RSS at N/4, N/2, N (fresh server each):`);
+    const sizes = [Math.floor(args.keys / 4), Math.floor(args.keys / 2), args.keys];
+    curve = await rssCurve(sizes, args.batchSize);
+  }
+
+  for (const r of reports) printReport(r);
+  if (curve) printRssCurve(curve);
+  const fails = reports.flatMap((r) =>
+    r.targets.filter((t) => t.pass === false).map((t) => `${r.kind}: ${t.name}`),
+  );
+  if (fails.length > 0)
+    console.log(`\nFAIL: ${fails.length} target(s) missed: ${fails.join(", ")}`);
+  else if (reports.some((r) => r.targets.some((t) => t.pass === null)))
+    console.log(`\nINCOMPLETE: the tool did not run, targets not measured`);
+  else console.log(`\nPASS: all targets met`);
+
+  const path = writeJson({
+    timestamp: new Date().toISOString(),
+    args,
+    env: {
+      node: process.version,
+      redis: redisVersion,
+      cpus: os.cpus().length,
+      loadAvgAtStart: load,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    reports,
+    ...(curve ? { rssCurve: curve } : {}),
+  });
+  console.log(`results written to ${path}`);
+}
+
+main().catch(async (err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await runCleanups();
+  process.exitCode = 1;
+});

@@ -1,0 +1,114 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { onCleanup } from "./lifecycle.js";
+import { CLI_PATH, PROJECT_ROOT } from "./paths.js";
+import { MB, type RssInfo } from "./types.js";
+
+export interface ToolRun {
+  ok: boolean;
+  exitCode: number | null;
+  seconds: number;
+  json: Record<string, unknown> | null;
+  rss: RssInfo;
+  error?: string;
+}
+
+function readProcKb(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+    return { rss: field("VmRSS"), hwm: field("VmHWM") };
+  } catch {
+    return null; // already exited
+  }
+}
+
+/** --json output is one document; tolerate stray lines before it. */
+function parseJsonOutput(stdout: string): Record<string, unknown> | null {
+  const text = stdout.trim();
+  for (const candidate of [text, text.slice(text.search(/^\{/m)), text.split("\n").pop() ?? ""]) {
+    try {
+      const v: unknown = JSON.parse(candidate);
+      if (v !== null && typeof v === "object") return v as Record<string, unknown>;
+    } catch {
+      // try the next shape
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs `node bin/jobs-migrate.js <args>`, timing wall clock and sampling VmRSS every 50 ms.
+ * Never throws for a failing tool: the failure is returned so the report can show it.
+ */
+export async function runTool(args: string[]): Promise<ToolRun> {
+  const noRss: RssInfo = { reportedMb: null, sampledMb: null, hwmMb: null };
+  if (!existsSync(CLI_PATH)) {
+    return {
+      ok: false,
+      exitCode: null,
+      seconds: 0,
+      json: null,
+      rss: noRss,
+      error: `CLI not found at ${CLI_PATH}`,
+    };
+  }
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const off = onCleanup(() => void child.kill("SIGKILL"));
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  let maxRssKb = 0;
+  let hwmKb = 0;
+  const sample = () => {
+    const s = child.pid === undefined ? null : readProcKb(child.pid);
+    if (s) {
+      maxRssKb = Math.max(maxRssKb, s.rss);
+      hwmKb = Math.max(hwmKb, s.hwm);
+    }
+  };
+  const timer = setInterval(sample, 50);
+  const exitCode = await new Promise<number | null>((resolve) => {
+    child.once("error", (e) => {
+      stderr += e.message;
+      resolve(null);
+    });
+    child.once("close", (code) => resolve(code));
+  });
+  clearInterval(timer);
+  off();
+  const seconds = (performance.now() - t0) / 1000;
+  const json = parseJsonOutput(stdout);
+  const stats = (json?.["stats"] ?? {}) as Record<string, unknown>;
+  const peak = typeof stats["peakRssBytes"] === "number" ? stats["peakRssBytes"] : null;
+  const rss: RssInfo = {
+    reportedMb: peak === null ? null : peak / MB,
+    sampledMb: maxRssKb > 0 ? maxRssKb / 1024 : null,
+    hwmMb: hwmKb > 0 ? hwmKb / 1024 : null,
+  };
+  // The most telling stderr line: the first that names an error, else the last one.
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const lastErr = (lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? "").slice(0, 300);
+  // Exit 1 means "problems found" (e.g. the malformed 1%), still a complete run.
+  if ((exitCode === 0 || exitCode === 1) && json !== null) {
+    return { ok: true, exitCode, seconds, json, rss };
+  }
+  const why = json === null ? "no JSON on stdout" : "non-zero exit";
+  return {
+    ok: false,
+    exitCode,
+    seconds,
+    json,
+    rss,
+    error: `exit ${exitCode}, ${why}: ${lastErr || stdout.slice(0, 300)}`,
+  };
+}

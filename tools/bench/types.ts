@@ -1,0 +1,41 @@
+import type { Target } from "./target.js";
+
+export type MethodId = "one-key" | "pipelined" | "server-side" | "tool";
+
+export interface RssInfo {
+  /** stats.peakRssBytes as reported by the tool itself. */
+  reportedMb: number | null;
+  /** Max VmRSS sampled from /proc/<pid>/status every 50 ms. */
+  sampledMb: number | null;
+  /** Last VmHWM (kernel-tracked peak) read before the process exited. */
+  hwmMb: number | null;
+}
+
+export interface MethodResult {
+  method: MethodId;
+  status: "ok" | "n/a" | "error";
+  /** Old keys processed in the timed part. */
+  keys: number;
+  /** New keys found under the method's prefix afterwards (counted, not self-reported). */
+  copies: number | null;
+  seconds: number;
+  keysPerSec: number | null;
+  note?: string;
+  rss?: RssInfo;
+  counters?: Record<string, unknown>;
+}
+
+export interface MethodCtx {
+  target: Target;
+  batchSize: number;
+  newPrefix: string;
+  oneKeySeconds: number;
+}
+
+export const MB = 1024 * 1024;
+
+export function pipelineErrors(res: [Error | null, unknown][] | null): void {
+  if (res === null) throw new Error("pipeline aborted");
+  const bad = res.find(([err]) => err !== null);
+  if (bad) throw bad[0]!;
+}
