@@ -12,6 +12,8 @@ export interface Finding {
 
 /** Per-master progress: its own SCAN cursor, because cursors are per-node state. */
 export interface NodeProgress {
+  /** run_id of the server process the cursor belongs to (see MasterNode.serverRunId). */
+  serverRunId?: string | undefined;
   cursor: string;
   done: boolean;
   counts: Record<string, number>;

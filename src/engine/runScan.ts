@@ -72,8 +72,14 @@ export interface RunResult {
   masters: number;
 }
 
-function fresh(): NodeProgress {
-  return { cursor: "0", done: false, counts: { scanned: 0 }, findings: [] };
+function fresh(node: MasterNode): NodeProgress {
+  return {
+    serverRunId: node.serverRunId,
+    cursor: "0",
+    done: false,
+    counts: { scanned: 0 },
+    findings: [],
+  };
 }
 
 /**
@@ -129,13 +135,26 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
           startedAt: new Date().toISOString(),
           updatedAt: new Date().toISOString(),
           owner: `${lock.owner.host}:${lock.owner.pid}`,
-          nodes: Object.fromEntries(masters.map((m) => [m.id, fresh()])),
+          nodes: Object.fromEntries(masters.map((m) => [m.id, fresh(m)])),
         };
+  if (resumable) {
+    for (const node of masters) {
+      const saved = state.nodes[node.id];
+      if (saved && !saved.done && saved.serverRunId !== node.serverRunId) {
+        log(
+          "warn",
+          `${node.address} restarted since the checkpoint: its SCAN cursor is void, rescanning that node from the start (re-processing is harmless)`,
+        );
+        state.nodes[node.id] = fresh(node);
+      }
+    }
+  }
   const started = Date.now();
   let failure: unknown;
   try {
     if (resumable) {
       await checkpoint.setStatus("running", { owner: `${lock.owner.host}:${lock.owner.pid}` });
+      for (const node of masters) await checkpoint.saveNode(node.id, state.nodes[node.id]!);
     } else {
       await checkpoint.create(state);
     }
@@ -152,7 +171,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     const limiter = new RateLimiter(spec.rate);
     const stop = (): boolean => Boolean(spec.signal?.aborted) || lock.lost || failure !== undefined;
     const loops = masters.map((node) =>
-      walkNode(spec, node, state.nodes[node.id] ?? fresh(), {
+      walkNode(spec, node, state.nodes[node.id] ?? fresh(node), {
         checkpoint,
         limiter,
         tracker,

@@ -6,7 +6,17 @@ export interface MasterNode {
   id: string;
   /** host:port, for logs. */
   address: string;
+  /**
+   * The server process's run_id. It changes on every restart, and with it the hash seed
+   * and table layout: a SCAN cursor saved before a restart means nothing after it.
+   */
+  serverRunId: string;
   client: Redis;
+}
+
+async function serverRunId(client: Redis): Promise<string> {
+  const info = await client.info("server");
+  return /run_id:(\w+)/.exec(info)?.[1] ?? "unknown";
 }
 
 /**
@@ -37,15 +47,15 @@ export class RedisTarget {
   async masters(): Promise<MasterNode[]> {
     if (this.kind === "single") {
       const client = this.client as Redis;
-      return [
-        { id: "standalone", address: `${client.options.host}:${client.options.port}`, client },
-      ];
+      const address = `${client.options.host}:${client.options.port}`;
+      return [{ id: "standalone", address, serverRunId: await serverRunId(client), client }];
     }
     const nodes = (this.client as Cluster).nodes("master");
     const masters = await Promise.all(
       nodes.map(async (client) => ({
         id: String(await client.call("CLUSTER", "MYID")),
         address: `${client.options.host}:${client.options.port}`,
+        serverRunId: await serverRunId(client),
         client,
       })),
     );
