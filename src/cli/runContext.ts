@@ -12,6 +12,8 @@ import { stopOnSignals } from "./signals.js";
 /** Connect as the options say; the password is registered as a secret first. */
 export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
   const endpoint = parseRedisUrl(opts.redisUrl);
+  // REDIS_PASSWORD keeps the password out of the URL (and out of shell history).
+  endpoint.password ??= process.env.REDIS_PASSWORD || undefined;
   registerSecret(endpoint.password);
   return connect({
     endpoint,

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// `npm run demo`: install and build when needed, then run tools/demo.ts (compiled).
+import { execSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
+
+if (!existsSync(join(root, "node_modules", ".package-lock.json"))) {
+  console.log("demo: installing dependencies (npm ci)…");
+  run(existsSync(join(root, "package-lock.json")) ? "npm ci --no-audit --no-fund" : "npm install");
+}
+console.log("demo: building (npm run build)…");
+run("npm run build --silent");
+const { runDemo } = await import(join(root, "dist", "tools", "demo.js"));
+process.exitCode = await runDemo();
