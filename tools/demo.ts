@@ -19,7 +19,11 @@ async function seed(redis: Redis): Promise<void> {
       status: i % 3 === 0 ? "completed" : "pending",
       action_provider: "slack",
       action_name: "chat.post",
-      params: JSON.stringify({ channel: `#c${i % 40}`, text: `hello ${i}`, token: "xoxb-demo-secret" }),
+      params: JSON.stringify({
+        channel: `#c${i % 40}`,
+        text: `hello ${i}`,
+        token: "xoxb-demo-secret",
+      }),
       workspace_id: ws,
       actor_id: `user-${i % 97}`,
       result: i % 3 === 0 ? '{"ok":true}' : "",
@@ -50,18 +54,27 @@ export async function runDemo(): Promise<number> {
   try {
     console.log(`demo: started a throw-away redis-server at ${server.url}`);
     await seed(redis);
-    console.log(`demo: seeded ${JOBS} jobs under ai:jobs:* (500 already dual-written), 3 malformed keys, 1 queue`);
+    console.log(
+      `demo: seeded ${JOBS} jobs under ai:jobs:* (500 already dual-written), 3 malformed keys, 1 queue`,
+    );
     const url = ["--redis-url", server.url];
     const first = cli(["backfill", ...url, "--batch-size", "1000"]);
     console.log(`(exit status ${first}: 1 because 3 old keys cannot be migrated, as listed above)`);
-    const [oldHash, newHash] = await Promise.all([redis.hgetall("ai:jobs:job-7"), redis.hgetall("ai:job:ws-7:job-7")]);
+    const [oldHash, newHash] = await Promise.all([
+      redis.hgetall("ai:jobs:job-7"),
+      redis.hgetall("ai:job:ws-7:job-7"),
+    ]);
     console.log("\ndemo: one pair after the backfill:");
     console.log(`  ai:jobs:job-7     ${JSON.stringify(oldHash).slice(0, 110)}…`);
     console.log(`  ai:job:ws-7:job-7 ${JSON.stringify(newHash).slice(0, 110)}…`);
     const ttls = [await redis.ttl("ai:jobs:job-1000"), await redis.ttl("ai:job:ws-4:job-1000")];
-    console.log(`  TTL kept by the copy: ai:jobs:job-1000 ${ttls[0]}s → ai:job:ws-4:job-1000 ${ttls[1]}s`);
+    console.log(
+      `  TTL kept by the copy: ai:jobs:job-1000 ${ttls[0]}s → ai:job:ws-4:job-1000 ${ttls[1]}s`,
+    );
     const second = cli(["backfill", ...url, "--json"]);
-    console.log(`(exit status ${second}: a second run copies nothing; everything is already present)`);
+    console.log(
+      `(exit status ${second}: a second run copies nothing; everything is already present)`,
+    );
     return 0;
   } finally {
     redis.disconnect();

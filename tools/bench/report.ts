@@ -71,13 +71,14 @@ export function analyse(
 
 export function printReport(r: OperationReport): void {
   console.log(`\n== ${r.operation}, ${r.kind} (${num(r.keys)} old keys, batch ${r.batchSize}) ==`);
-  const head = ["method", "keys", "seconds", "keys/s", "copies", "peak RSS MB"];
+  const head = ["method", "keys", "seconds", "keys/s", "copies", "host CPU%", "peak RSS MB"];
   const rows = r.methods.map((m) => [
     m.method,
     m.status === "n/a" ? "-" : num(m.keys),
     m.status === "n/a" ? "-" : num(m.seconds, 2),
     m.status === "ok" ? num(m.keysPerSec) : m.status.toUpperCase(),
     num(m.copies),
+    num(m.hostCpuPct),
     m.rss ? `${num(m.rss.reportedMb, 1)} (sampled ${num(m.rss.sampledMb, 1)})` : "",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -86,6 +87,11 @@ export function printReport(r: OperationReport): void {
   console.log(line(head));
   for (const row of rows) console.log(line(row));
   for (const m of r.methods) if (m.note) console.log(`  note ${m.method}: ${m.note}`);
+  if (r.methods.some((m) => (m.hostCpuPct ?? 0) > 90)) {
+    console.log(
+      "  host CPU% near 100: other processes competed; one-key (round-trip bound) suffers most",
+    );
+  }
   for (const [name, v] of Object.entries(r.ratios)) {
     const t = r.targets.find((x) => x.name === name);
     console.log(`  ${name.padEnd(20)} ${v === null ? "n/a" : `${num(v, 2)}x`}${verdict(t)}`);

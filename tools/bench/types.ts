@@ -21,6 +21,8 @@ export interface MethodResult {
   seconds: number;
   keysPerSec: number | null;
   note?: string;
+  /** Machine-wide CPU busy % while the method ran: noise indicator (see hostCpu.ts). */
+  hostCpuPct?: number | null;
   rss?: RssInfo;
   counters?: Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
 import { startRedisServer } from "../../redisProcess.js";
+import { busyPercent, hostCpu } from "../hostCpu.js";
 import { dropPrefix } from "../keyspace.js";
 import { using } from "../lifecycle.js";
 import { seedJobs, type SeedResult } from "../seed.js";
@@ -38,10 +39,18 @@ async function measure(
     switch (method) {
       case "one-key": {
         const r = await oneKeyBackfill(ctx);
-        const note = r.capped
+        const part = r.capped
           ? `capped at ${ctx.oneKeySeconds} s: ${r.keys} of ${opts.seeded.keys} keys, rate from that part`
           : "ran to completion";
-        return { ...base, ...r, status: "ok", keysPerSec: rate(r.keys, r.seconds), note };
+        const note = `${part}; PING round trip ${r.rttUs.toFixed(0)} µs`;
+        return {
+          ...base,
+          keys: r.keys,
+          seconds: r.seconds,
+          status: "ok",
+          keysPerSec: rate(r.keys, r.seconds),
+          note,
+        };
       }
       case "pipelined": {
         const r = await pipelinedBackfill(ctx);
@@ -87,7 +96,9 @@ export async function benchBackfill(
       oneKeySeconds: opts.oneKeySeconds,
     };
     process.stdout.write(`  ${method.padEnd(12)} ... `);
+    const cpu0 = hostCpu();
     const r = await measure(method, ctx, opts);
+    r.hostCpuPct = busyPercent(cpu0, hostCpu());
     if (r.status !== "n/a") r.copies = await dropPrefix(target, PREFIX[method]);
     if (method === "tool") await dropPrefix(target, TOOL_STATE_PREFIX);
     const complete = method !== "one-key" && r.status === "ok";
