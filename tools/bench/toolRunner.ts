@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { onCleanup } from "./lifecycle.js";
-import { CLI_PATH, PROJECT_ROOT } from "./paths.js";
+import { CLI_PATH, RESULTS_DIR } from "./paths.js";
 import { MB, type RssInfo } from "./types.js";
 
 export interface ToolRun {
@@ -54,9 +54,16 @@ export async function runTool(args: string[]): Promise<ToolRun> {
       error: `CLI not found at ${CLI_PATH}`,
     };
   }
+  // The CLI reads .env from its cwd and REDIS_*/JOBS_MIGRATE_* from the environment: a
+  // developer's password or --rate there must not leak into the benchmark's servers.
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(REDIS_|JOBS_MIGRATE_)/.test(k)),
+  );
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
-    cwd: PROJECT_ROOT,
+    cwd: RESULTS_DIR,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const off = onCleanup(() => void child.kill("SIGKILL"));

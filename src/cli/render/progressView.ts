@@ -71,7 +71,7 @@ export function createProgressView(opts: ProgressViewOptions): {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${style.cyan(name)} [{bar}] {percentage}% | {value}/{total} keys | {rate} keys/s | ETA {eta} | {extra}`,
+      format: `${style.cyan(name)} [{bar}] {percentage}% | {value}/{total} keys | {rate} keys/s | ETA {etaText} | {extra}`,
       hideCursor: true,
       barsize: 24,
       etaBuffer: 50,
@@ -92,7 +92,7 @@ export function createProgressView(opts: ProgressViewOptions): {
       }
       const payload = {
         rate: formatCount(e.rate),
-        eta: e.done ? "0s" : formatDuration(e.etaSeconds ?? Number.NaN),
+        etaText: e.done ? "0s" : formatDuration(e.etaSeconds ?? Number.NaN),
         extra: `${e.throttled ? style.yellow("throttled ") : ""}${extras(e.counts, opts.highlight)}`,
       };
       const total = Math.max(1, e.estimatedTotal ?? e.processed);
