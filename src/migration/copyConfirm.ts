@@ -11,7 +11,8 @@ const MAX_ROUNDS = 8;
 type PairResult = "created" | "present" | "repaired" | "unstable" | "vanished";
 
 async function readHash(cluster: Cluster, key: Buffer): Promise<HashBytes> {
-  return fromFlat((await cluster.callBuffer("HGETALL", key)) as Buffer[]);
+  const h = await cluster.hgetallBuffer(key);
+  return new Map(Object.entries(h));
 }
 
 /**

@@ -104,8 +104,8 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
   const cluster = new Cluster([{ host: endpoint.host, port: endpoint.port }], {
     // No auto-pipelining on a Cluster: ioredis 5 crashes routing auto-pipelined script
     // commands there. Concurrent commands still share each node's connection in flight.
-    redisOptions: { ...base, db: 0, lazyConnect: false, enableAutoPipelining: false },
-    enableAutoPipelining: false,
+    redisOptions: { ...base, db: 0, lazyConnect: false, enableAutoPipelining: true },
+    enableAutoPipelining: true,
     scaleReads: "master",
     clusterRetryStrategy: (times) =>
       times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000),
