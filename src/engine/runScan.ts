@@ -250,6 +250,9 @@ async function walkNode(
   };
   let recheck = ctx.resumed;
   let pending = progress.done ? undefined : scan(progress.cursor);
+  // The save of batch k overlaps the work of batch k+1: it only claims batch k, which is
+  // done, and saves go out in order on one connection, so the checkpoint never runs ahead.
+  let saving: Promise<unknown> = Promise.resolve();
   while (pending && !ctx.stop()) {
     const step = await pending;
     const throttled = await ctx.limiter.take(step.keys.length, spec.signal);
@@ -260,8 +263,9 @@ async function walkNode(
       const outcome = await spec.processBatch(step.keys, { node, recheck });
       recheck = false;
       progress.counts.scanned = (progress.counts.scanned ?? 0) + step.keys.length;
-      for (const [k, v] of Object.entries(outcome.counts))
+      for (const [k, v] of Object.entries(outcome.counts)) {
         progress.counts[k] = (progress.counts[k] ?? 0) + v;
+      }
       for (const f of outcome.findings) {
         if (progress.findings.length >= spec.findingsCap) break;
         progress.findings.push(f);
@@ -269,7 +273,9 @@ async function walkNode(
     }
     progress.cursor = step.cursor;
     progress.done = step.cursor === "0";
-    await ctx.checkpoint.saveNode(node.id, progress);
+    await saving;
+    saving = ctx.checkpoint.saveNode(node.id, progress);
     ctx.tracker.emit(throttled);
   }
+  await saving;
 }

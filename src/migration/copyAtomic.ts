@@ -3,15 +3,17 @@ import type { Finding } from "../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import { displayBytes, type KeySchema, type Unmigratable } from "./keySchema.js";
 
-/** copyIfAbsent-n.lua's negative codes, in one place. */
-const REASONS: Record<number, Unmigratable | "vanished"> = {
-  [-1]: "not_a_hash",
-  [-2]: "missing_workspace_id",
-  [-3]: "invalid_workspace_id",
-  [-4]: "job_id_mismatch",
-  [-5]: "missing_job_id",
-  [-6]: "vanished",
-  [-7]: "not_a_hash",
+/** copyIfAbsent-n.lua's one-letter codes, in one place. */
+const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "vanished"> = {
+  C: "copied",
+  P: "alreadyPresent",
+  T: "not_a_hash",
+  W: "missing_workspace_id",
+  I: "invalid_workspace_id",
+  M: "job_id_mismatch",
+  J: "missing_job_id",
+  V: "vanished",
+  X: "not_a_hash",
 };
 
 /** Count one key's outcome into a batch outcome (shared by both copy strategies). */
@@ -42,12 +44,12 @@ export function copyAtomic(client: Redis, schema: KeySchema): ProcessBatch {
       schema.newPrefix,
     );
     const out: BatchOutcome = { counts: {}, findings: [] };
-    codes.forEach((code, i) => {
-      const key = keys[i]!;
-      if (code === 1) tally(out, key, "copied");
-      else if (code === 0) tally(out, key, "alreadyPresent");
-      else tally(out, key, REASONS[code] ?? "not_a_hash");
-    });
+    for (let i = 0; i < keys.length; i++) {
+      const outcome = OUTCOMES[codes[i] ?? ""];
+      if (outcome === undefined)
+        throw new Error(`copyIfAbsent returned an unknown code "${codes[i]}"`);
+      tally(out, keys[i]!, outcome);
+    }
     return out;
   };
 }

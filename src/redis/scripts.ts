@@ -20,7 +20,7 @@ type Arg = string | Buffer | number;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    copyIfAbsent(numKeys: number, ...args: Arg[]): Result<number[], Context>;
+    copyIfAbsent(numKeys: number, ...args: Arg[]): Result<string, Context>;
     snapshotHashBuffer(key: Arg): Result<[Buffer, number, ...Buffer[]], Context>;
     createIfAbsent(key: Arg, pttl: number, ...pairs: Arg[]): Result<number, Context>;
     replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
