@@ -12,9 +12,11 @@ export function addCommonOptions(cmd: Command): Command {
       ),
     )
     .addOption(
-      new Option("--cluster", "require a Redis Cluster (otherwise detected)").env(
-        "JOBS_MIGRATE_CLUSTER",
-      ),
+      // An optional value, so that JOBS_MIGRATE_CLUSTER=false means false: commander
+      // turns a plain boolean flag on whenever its variable exists, whatever it says.
+      new Option("--cluster [yes|no]", "require a Redis Cluster (otherwise detected)")
+        .env("JOBS_MIGRATE_CLUSTER")
+        .preset("yes"),
     )
     .addOption(
       new Option("--tls-ca <file>", "CA certificate (PEM) for rediss://").env("REDIS_TLS_CA"),
@@ -22,9 +24,9 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(new Option("--tls-cert <file>", "client certificate (PEM)").env("REDIS_TLS_CERT"))
     .addOption(new Option("--tls-key <file>", "client private key (PEM)").env("REDIS_TLS_KEY"))
     .addOption(
-      new Option("--tls-insecure", "do not verify the server certificate").env(
-        "REDIS_TLS_INSECURE",
-      ),
+      new Option("--tls-insecure [yes|no]", "do not verify the server certificate")
+        .env("REDIS_TLS_INSECURE")
+        .preset("yes"),
     )
     .addOption(
       new Option("--old-prefix <prefix>", "old key prefix")
@@ -74,7 +76,7 @@ export function addCommonOptions(cmd: Command): Command {
 const int = (name: string, min: number, max: number) =>
   z.string().transform((s, ctx) => {
     const n = Number(s);
-    if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min || n > max) {
       ctx.addIssue({
         code: "custom",
         message: `${name} must be an integer from ${min} to ${max} (got "${s}")`,
@@ -90,21 +92,28 @@ const prefix = (name: string) =>
     .min(1, `${name} must not be empty`)
     .refine((s) => !/[\s]/.test(s), `${name} must not contain spaces`);
 
-const flag = z
-  .union([z.boolean(), z.string()])
-  .optional()
-  .transform((v) => v === true || (typeof v === "string" && /^(1|true|yes|on)$/i.test(v)));
+const flag = (name: string) =>
+  z
+    .union([z.boolean(), z.string()])
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || typeof v === "boolean") return v === true;
+      if (/^(1|true|yes|on)$/i.test(v)) return true;
+      if (/^(0|false|no|off|)$/i.test(v)) return false;
+      ctx.addIssue({ code: "custom", message: `${name} must be yes or no (got "${v}")` });
+      return z.NEVER;
+    });
 
 export const commonSchema = z
   .object({
     redisUrl: z.string({
       error: "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env)",
     }),
-    cluster: flag,
+    cluster: flag("--cluster"),
     tlsCa: z.string().optional(),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
-    tlsInsecure: flag,
+    tlsInsecure: flag("--tls-insecure"),
     oldPrefix: prefix("--old-prefix"),
     newPrefix: prefix("--new-prefix"),
     statePrefix: prefix("--state-prefix"),
@@ -113,8 +122,8 @@ export const commonSchema = z
     lockTtl: int("--lock-ttl", 200, 3_600_000),
     sampleSize: int("--sample-size", 0, 10000),
     progressInterval: int("--progress-interval", 1, 86400),
-    restart: flag,
-    json: flag,
+    restart: flag("--restart"),
+    json: flag("--json"),
   })
   .superRefine((o, ctx) => {
     const overlap = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);

@@ -17,7 +17,7 @@ export function registerSecret(value: string | undefined): void {
 /** Register the password of a Redis URL, if it has one and parses. */
 export function registerUrlSecret(url: string | undefined): void {
   if (!url) return;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@/]*)@/i.exec(url);
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:(.*)@/i.exec(url);
   if (m) registerSecret(m[1]);
   try {
     registerSecret(parseRedisUrl(url).password);

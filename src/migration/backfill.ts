@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { RunEventListener } from "../engine/events.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -45,9 +45,7 @@ export async function backfill(
       newPrefix: schema.newPrefix,
     },
     keyPrefix: schema.oldPrefix,
-    processBatch: atomic
-      ? copyAtomic(target.client as Redis, schema)
-      : copyConfirm(target.client as Cluster, schema),
+    processBatch: atomic ? copyAtomic(target.client as Redis, schema) : copyConfirm(target, schema),
   });
   const c = result.counts;
   return {

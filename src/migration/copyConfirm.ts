@@ -1,18 +1,17 @@
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
-import { fromFlat, sameHash, toFlat, type HashBytes } from "./hashFields.js";
-import { displayBytes, mapOldKey, type KeySchema } from "./keySchema.js";
+import type { RedisTarget } from "../redis/target.js";
 import { tally } from "./copyAtomic.js";
+import { sameHash, toFlat, type HashBytes } from "./hashFields.js";
+import { displayBytes, mapOldKey, type KeySchema } from "./keySchema.js";
+import { createArgs, snapshotKeys, type KeySnapshot } from "./snapshots.js";
 
 /** Rounds of re-read and repair before a pair is called unstable. */
 const MAX_ROUNDS = 8;
 
-type PairResult = "created" | "present" | "repaired" | "unstable" | "vanished";
-
 async function readHash(cluster: Cluster, key: Buffer): Promise<HashBytes> {
-  const h = await cluster.hgetallBuffer(key);
-  return new Map(Object.entries(h));
+  return new Map(Object.entries(await cluster.hgetallBuffer(key)));
 }
 
 /**
@@ -27,7 +26,7 @@ async function confirmPair(
   cluster: Cluster,
   oldKey: Buffer,
   newKey: Buffer,
-): Promise<PairResult | "equal"> {
+): Promise<"equal" | "repaired" | "unstable" | "vanished"> {
   let repaired = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const [o, n] = await Promise.all([readHash(cluster, oldKey), readHash(cluster, newKey)]);
@@ -41,52 +40,94 @@ async function confirmPair(
   return "unstable";
 }
 
-async function copyOne(
-  cluster: Cluster,
-  schema: KeySchema,
-  oldKey: Buffer,
-  recheck: boolean,
-  out: BatchOutcome,
-): Promise<void> {
-  const snap = (await cluster.snapshotHashBuffer(oldKey)) as unknown as (Buffer | number)[];
-  const type = String(snap[0]);
-  if (type === "none") return tally(out, oldKey, "vanished");
-  if (type !== "hash") return tally(out, oldKey, "not_a_hash");
-  const fields = fromFlat(snap.slice(2) as Buffer[]);
-  const m = mapOldKey(schema, oldKey, fields.get("workspace_id"), fields.get("job_id"));
-  if (!m.ok) return tally(out, oldKey, m.reason);
-  const created =
-    (await cluster.createIfAbsent(m.newKey, Number(snap[1]), ...toFlat(fields))) === 1;
-  // A new key we did not create was written by the application's dual-write, which
-  // keeps it current; only one we created, or one a killed run may have left half
-  // confirmed, needs the confirm step.
-  if (!created && !recheck) return tally(out, oldKey, "alreadyPresent");
-  const confirmed = await confirmPair(cluster, oldKey, m.newKey);
-  tally(out, oldKey, created ? "copied" : "alreadyPresent");
+interface Pair {
+  oldKey: Buffer;
+  newKey: Buffer;
+  snap: KeySnapshot;
+  created: boolean;
+}
+
+function groupByNode(target: RedisTarget, pairs: Pair[]): Map<Redis, Pair[]> {
+  const groups = new Map<Redis, Pair[]>();
+  for (const p of pairs) {
+    const node = target.nodeForKey(p.newKey);
+    const list = groups.get(node);
+    if (list) list.push(p);
+    else groups.set(node, [p]);
+  }
+  return groups;
+}
+
+async function settle(cluster: Cluster, p: Pair, out: BatchOutcome): Promise<void> {
+  const confirmed = await confirmPair(cluster, p.oldKey, p.newKey);
   if (confirmed === "repaired") out.counts.repaired = (out.counts.repaired ?? 0) + 1;
   if (confirmed === "unstable") {
     out.counts.unstable = (out.counts.unstable ?? 0) + 1;
     out.findings.push({
-      key: displayBytes(oldKey),
+      key: displayBytes(p.oldKey),
       reason: "unstable",
-      detail: `new key ${displayBytes(m.newKey)} kept changing; run verify`,
+      detail: `new key ${displayBytes(p.newKey)} kept changing; run verify`,
     });
   }
   if (confirmed === "vanished") {
     out.counts.vanishedAfterCopy = (out.counts.vanishedAfterCopy ?? 0) + 1;
     out.findings.push({
-      key: displayBytes(oldKey),
+      key: displayBytes(p.oldKey),
       reason: "vanished_after_copy",
-      detail: `the application deleted it; ${displayBytes(m.newKey)} remains`,
+      detail: `the application deleted it; ${displayBytes(p.newKey)} remains`,
     });
   }
 }
 
-/** Backfill on a Cluster: copy-then-confirm for every key of the batch, concurrently. */
-export function copyConfirm(cluster: Cluster, schema: KeySchema): ProcessBatch {
-  return async (keys, { recheck }) => {
+/**
+ * Backfill on a Cluster, copy-then-confirm, a few script calls per batch: snapshot the
+ * batch's old keys on their node, create the absent new keys (one call per node owning
+ * some), then re-read the old keys. A pair whose old key still equals the snapshot the
+ * new key was created from is confirmed (any update that missed the new key would have
+ * changed the old one); any other goes through the full re-read-and-repair loop.
+ */
+export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatch {
+  const cluster = target.client as Cluster;
+  return async (keys, { node, recheck }) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
-    await Promise.all(keys.map((k) => copyOne(cluster, schema, k, recheck, out)));
+    const snaps = await snapshotKeys(node.client, keys);
+    const pairs: Pair[] = [];
+    keys.forEach((oldKey, i) => {
+      const snap = snaps[i]!;
+      if (snap.type === "none") return tally(out, oldKey, "vanished");
+      if (snap.type !== "hash") return tally(out, oldKey, "not_a_hash");
+      const m = mapOldKey(
+        schema,
+        oldKey,
+        snap.fields.get("workspace_id"),
+        snap.fields.get("job_id"),
+      );
+      if (!m.ok) return tally(out, oldKey, m.reason);
+      pairs.push({ oldKey, newKey: m.newKey, snap, created: false });
+    });
+    await Promise.all(
+      [...groupByNode(target, pairs)].map(async ([owner, group]) => {
+        const codes = await owner.createIfAbsentMany(group.length, ...createArgs(group));
+        group.forEach((p, j) => (p.created = codes[j] === "1"));
+      }),
+    );
+    // A new key we did not create was written by the application's dual-write, which
+    // keeps it current; only ours, or any in a batch a killed run may have left half
+    // confirmed, need confirming.
+    const toConfirm = pairs.filter((p) => p.created || recheck);
+    for (const p of pairs) tally(out, p.oldKey, p.created ? "copied" : "alreadyPresent");
+    if (toConfirm.length === 0) return out;
+    const now = await snapshotKeys(
+      node.client,
+      toConfirm.map((p) => p.oldKey),
+    );
+    await Promise.all(
+      toConfirm.map((p, j) => {
+        const again = now[j]!;
+        if (p.created && again.type === "hash" && sameHash(again.fields, p.snap.fields)) return;
+        return settle(cluster, p, out);
+      }),
+    );
     return out;
   };
 }

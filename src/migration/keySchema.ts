@@ -41,7 +41,8 @@ export function mapOldKey(
   const suffix = oldKey.subarray(Buffer.byteLength(schema.oldPrefix));
   if (workspaceId === undefined) return { ok: false, reason: "missing_workspace_id" };
   if (!isValidWorkspaceId(workspaceId)) return { ok: false, reason: "invalid_workspace_id" };
-  if (jobId === undefined) return { ok: false, reason: "missing_job_id" };
+  // An empty job_id (at the bare prefix key) would map to `{newPrefix}{ws}:`.
+  if (jobId === undefined || jobId.length === 0) return { ok: false, reason: "missing_job_id" };
   if (!jobId.equals(suffix)) return { ok: false, reason: "job_id_mismatch" };
   return {
     ok: true,

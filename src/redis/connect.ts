@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
@@ -40,7 +41,8 @@ function tlsOptions(endpoint: RedisEndpoint, files: TlsFiles | undefined): TlsOp
     cert: read(files?.cert, "certificate"),
     key: read(files?.key, "key"),
     rejectUnauthorized: !files?.insecure,
-    servername: endpoint.host,
+    // SNI takes host names only; Node still checks an IP against the certificate.
+    servername: isIP(endpoint.host) ? undefined : endpoint.host,
   };
 }
 

@@ -44,21 +44,29 @@ export function parseRedisUrl(raw: string): RedisEndpoint {
     tls: url.protocol === "rediss:",
     host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port,
-    username: url.username ? decodeURIComponent(url.username) : undefined,
-    password: url.password ? decodeURIComponent(url.password) : undefined,
+    username: url.username ? decode(url.username, raw) : undefined,
+    password: url.password ? decode(url.password, raw) : undefined,
     db,
   };
 }
 
-/** The URL with any password replaced by `***`, safe to print even when unparseable. */
+/**
+ * The URL with any password replaced by `***`, safe to print even when unparseable.
+ * The password runs to the LAST `@`, as URL parsers split it, so an unencoded `@`,
+ * `/`, `?` or `#` inside it is hidden too (over-redacting is the safe side).
+ */
 export function redactUrl(raw: string): string {
-  return raw.replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i,
-    (_m, scheme: string, auth: string) => {
-      const colon = auth.indexOf(":");
-      return colon === -1 ? `${scheme}${auth}@` : `${scheme}${auth.slice(0, colon)}:***@`;
-    },
-  );
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/?#]*):.*@/i, "$1$2:***@");
+}
+
+function decode(part: string, raw: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new UsageError(
+      `invalid Redis URL ${redactUrl(raw)}: bad %-encoding in the user or password`,
+    );
+  }
 }
 
 /** host:port with the database, for logs and lock owners. */

@@ -9,6 +9,8 @@ import type { Cluster, Redis, Result } from "ioredis";
 const SCRIPTS = {
   copyIfAbsent: "copyIfAbsent-n.lua",
   snapshotHash: "snapshotHash-1.lua",
+  snapshotHashes: "snapshotHashes-0.lua",
+  createIfAbsentMany: "createIfAbsentMany-0.lua",
   createIfAbsent: "createIfAbsent-1.lua",
   replaceIfUnchanged: "replaceIfUnchanged-1.lua",
   extendLock: "extendLock-1.lua",
@@ -23,6 +25,8 @@ declare module "ioredis" {
     copyIfAbsent(numKeys: number, ...args: Arg[]): Result<string, Context>;
     snapshotHashBuffer(key: Arg): Result<[Buffer, number, ...Buffer[]], Context>;
     createIfAbsent(key: Arg, pttl: number, ...pairs: Arg[]): Result<number, Context>;
+    snapshotHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
+    createIfAbsentMany(count: number, ...args: Arg[]): Result<string, Context>;
     replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
     extendLock(key: string, token: string, ttlMs: number): Result<number, Context>;
     releaseLock(key: string, token: string): Result<number, Context>;

@@ -1,4 +1,6 @@
+import calculateSlot from "cluster-key-slot";
 import type { Cluster, Redis } from "ioredis";
+import { defineScripts } from "./scripts.js";
 
 /** One master and the client that talks to it directly (SCAN is per node state). */
 export interface MasterNode {
@@ -51,6 +53,7 @@ export class RedisTarget {
       return [{ id: "standalone", address, serverRunId: await serverRunId(client), client }];
     }
     const nodes = (this.client as Cluster).nodes("master");
+    for (const n of nodes) defineScripts(n);
     const masters = await Promise.all(
       nodes.map(async (client) => ({
         id: String(await client.call("CLUSTER", "MYID")),
@@ -60,6 +63,33 @@ export class RedisTarget {
       })),
     );
     return masters.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * The master client serving a key's slot, from the Cluster's slot map: lets a caller
+   * send one script per node for keys of many slots (the single instance: itself).
+   */
+  nodeForKey(key: Buffer): Redis {
+    if (this.kind === "single") return this.client as Redis;
+    const cluster = this.client as Cluster;
+    const owner = cluster.slots[calculateSlot(key)]?.[0];
+    const node = owner === undefined ? undefined : this.nodesByAddress().get(owner);
+    if (!node) throw new Error(`no master serves the slot of a key (slot ${calculateSlot(key)})`);
+    return node;
+  }
+
+  private byAddress: Map<string, Redis> | undefined;
+
+  private nodesByAddress(): Map<string, Redis> {
+    const nodes = (this.client as Cluster).nodes("master");
+    if (!this.byAddress || this.byAddress.size !== nodes.length) {
+      this.byAddress = new Map();
+      for (const n of nodes) {
+        defineScripts(n);
+        this.byAddress.set(`${n.options.host}:${n.options.port}`, n);
+      }
+    }
+    return this.byAddress;
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@
     "C" copied                      "P" new key already present (left untouched)
     "T" old key is not a hash       "W" workspace_id field missing
     "I" workspace_id invalid        "M" job_id field differs from the key
-    "J" job_id field missing        "V" old key vanished before it was read
+    "J" job_id field missing or empty       "V" old key vanished before it was read
     "X" key does not start with the old prefix
 ]]
 local oldPrefix = ARGV[1]
@@ -38,7 +38,7 @@ for i, oldKey in ipairs(KEYS) do
         code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
       elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
         code = "I"
-      elseif not jobId then
+      elseif not jobId or jobId == "" then
         code = "J"
       elseif jobId ~= suffix then
         code = "M"
