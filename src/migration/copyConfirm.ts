@@ -5,7 +5,7 @@ import type { RedisTarget } from "../redis/target.js";
 import { tally } from "./copyAtomic.js";
 import { sameHash, toFlat, type HashBytes } from "./hashFields.js";
 import { displayBytes, mapOldKey, type KeySchema } from "./keySchema.js";
-import { createArgs, snapshotKeys, type KeySnapshot } from "./snapshots.js";
+import { dumpJobs, restoreIfAbsent, unchangedSince, type JobDump } from "./snapshots.js";
 
 /** Rounds of re-read and repair before a pair is called unstable. */
 const MAX_ROUNDS = 8;
@@ -43,7 +43,7 @@ async function confirmPair(
 interface Pair {
   oldKey: Buffer;
   newKey: Buffer;
-  snap: KeySnapshot;
+  snap: JobDump;
   created: boolean;
 }
 
@@ -80,54 +80,44 @@ async function settle(cluster: Cluster, p: Pair, out: BatchOutcome): Promise<voi
 }
 
 /**
- * Backfill on a Cluster, copy-then-confirm, a few script calls per batch: snapshot the
- * batch's old keys on their node, create the absent new keys (one call per node owning
- * some), then re-read the old keys. A pair whose old key still equals the snapshot the
- * new key was created from is confirmed (any update that missed the new key would have
- * changed the old one); any other goes through the full re-read-and-repair loop.
+ * Backfill on a Cluster, copy-then-confirm, in a few script calls per batch: DUMP the
+ * batch's old keys on their node, RESTORE the absent new keys (one call per node owning
+ * some), then ask the old node whether each old key still DUMPs the same. A pair whose
+ * old key is unchanged since the snapshot its new key was restored from is confirmed:
+ * an update that missed the new key would have changed the old one. Any other goes
+ * through the full re-read-and-repair loop.
  */
 export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatch {
   const cluster = target.client as Cluster;
   return async (keys, { node, recheck }) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
-    const snaps = await snapshotKeys(node.client, keys);
+    const snaps = await dumpJobs(node.client, keys);
     const pairs: Pair[] = [];
     keys.forEach((oldKey, i) => {
       const snap = snaps[i]!;
       if (snap.type === "none") return tally(out, oldKey, "vanished");
-      if (snap.type !== "hash") return tally(out, oldKey, "not_a_hash");
-      const m = mapOldKey(
-        schema,
-        oldKey,
-        snap.fields.get("workspace_id"),
-        snap.fields.get("job_id"),
-      );
+      if (snap.type !== "hash" || !snap.dump) return tally(out, oldKey, "not_a_hash");
+      const m = mapOldKey(schema, oldKey, snap.workspaceId, snap.jobId);
       if (!m.ok) return tally(out, oldKey, m.reason);
       pairs.push({ oldKey, newKey: m.newKey, snap, created: false });
     });
     await Promise.all(
       [...groupByNode(target, pairs)].map(async ([owner, group]) => {
-        const codes = await owner.createIfAbsentMany(group.length, ...createArgs(group));
-        group.forEach((p, j) => (p.created = codes[j] === "1"));
+        const created = await restoreIfAbsent(owner, group);
+        group.forEach((p, j) => (p.created = created[j]!));
       }),
     );
+    for (const p of pairs) tally(out, p.oldKey, p.created ? "copied" : "alreadyPresent");
     // A new key we did not create was written by the application's dual-write, which
     // keeps it current; only ours, or any in a batch a killed run may have left half
     // confirmed, need confirming.
-    const toConfirm = pairs.filter((p) => p.created || recheck);
-    for (const p of pairs) tally(out, p.oldKey, p.created ? "copied" : "alreadyPresent");
-    if (toConfirm.length === 0) return out;
-    const now = await snapshotKeys(
-      node.client,
-      toConfirm.map((p) => p.oldKey),
-    );
-    await Promise.all(
-      toConfirm.map((p, j) => {
-        const again = now[j]!;
-        if (p.created && again.type === "hash" && sameHash(again.fields, p.snap.fields)) return;
-        return settle(cluster, p, out);
-      }),
-    );
+    const created = pairs.filter((p) => p.created);
+    const unchanged = created.length > 0 ? await unchangedSince(node.client, created) : [];
+    const toSettle = [
+      ...created.filter((_, j) => !unchanged[j]),
+      ...(recheck ? pairs.filter((p) => !p.created) : []),
+    ];
+    await Promise.all(toSettle.map((p) => settle(cluster, p, out)));
     return out;
   };
 }

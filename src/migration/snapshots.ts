@@ -1,35 +1,51 @@
 import type { Redis } from "ioredis";
-import { fromFlat, type HashBytes } from "./hashFields.js";
 
-/** One key as snapshotHashes-n.lua saw it. */
-export interface KeySnapshot {
+/** One old job key as dumpJobs-0.lua saw it. */
+export interface JobDump {
   type: string;
   pttl: number;
-  fields: HashBytes;
+  workspaceId: Buffer | undefined;
+  jobId: Buffer | undefined;
+  /** DUMP payload: the exact value, carried as one opaque Buffer. */
+  dump: Buffer | undefined;
 }
 
-/** Read type, TTL and fields of many keys of one node in one script call. */
-export async function snapshotKeys(node: Redis, keys: Buffer[]): Promise<KeySnapshot[]> {
-  const flat = await node.snapshotHashesBuffer(...keys);
-  const out: KeySnapshot[] = [];
-  let i = 0;
-  for (let k = 0; k < keys.length; k++) {
-    const type = String(flat[i]);
-    const pttl = Number(flat[i + 1]);
-    const m = Number(flat[i + 2]);
-    i += 3;
-    out.push({ type, pttl, fields: fromFlat(flat.slice(i, i + 2 * m) as Buffer[]) });
-    i += 2 * m;
+const orUndefined = (v: Buffer | number | null | undefined): Buffer | undefined =>
+  Buffer.isBuffer(v) ? v : undefined;
+
+/** Snapshot many old keys of one node in one script call. */
+export async function dumpJobs(node: Redis, keys: Buffer[]): Promise<JobDump[]> {
+  const flat = await node.dumpJobsBuffer(...keys);
+  const out: JobDump[] = [];
+  for (let i = 0; i < flat.length; i += 5) {
+    out.push({
+      type: String(flat[i]),
+      pttl: Number(flat[i + 1]),
+      workspaceId: orUndefined(flat[i + 2]),
+      jobId: orUndefined(flat[i + 3]),
+      dump: orUndefined(flat[i + 4]),
+    });
   }
   return out;
 }
 
-/** createIfAbsentMany-n.lua's arguments for a list of (key, snapshot) pairs. */
-export function createArgs(items: { newKey: Buffer; snap: KeySnapshot }[]): (Buffer | number)[] {
+/** Restore many new keys of one node, each only if absent; true where created. */
+export async function restoreIfAbsent(
+  node: Redis,
+  items: { newKey: Buffer; snap: JobDump }[],
+): Promise<boolean[]> {
   const args: (Buffer | number)[] = items.map((i) => i.newKey);
-  for (const { snap } of items) {
-    args.push(snap.pttl, snap.fields.size);
-    for (const [f, v] of snap.fields) args.push(Buffer.from(f, "latin1"), v);
-  }
-  return args;
+  for (const { snap } of items) args.push(snap.pttl, snap.dump!);
+  const codes = await node.restoreIfAbsent(items.length, ...args);
+  return items.map((_, j) => codes[j] === "1");
+}
+
+/** For many keys of one node: does each still DUMP exactly as before? */
+export async function unchangedSince(
+  node: Redis,
+  items: { oldKey: Buffer; snap: JobDump }[],
+): Promise<boolean[]> {
+  const args: Buffer[] = [...items.map((i) => i.oldKey), ...items.map((i) => i.snap.dump!)];
+  const codes = await node.unchangedSince(items.length, ...args);
+  return items.map((_, j) => codes[j] === "1");
 }

@@ -8,10 +8,9 @@ import type { Cluster, Redis, Result } from "ioredis";
  */
 const SCRIPTS = {
   copyIfAbsent: "copyIfAbsent-n.lua",
-  snapshotHash: "snapshotHash-1.lua",
-  snapshotHashes: "snapshotHashes-0.lua",
-  createIfAbsentMany: "createIfAbsentMany-0.lua",
-  createIfAbsent: "createIfAbsent-1.lua",
+  dumpJobs: "dumpJobs-0.lua",
+  restoreIfAbsent: "restoreIfAbsent-0.lua",
+  unchangedSince: "unchangedSince-0.lua",
   replaceIfUnchanged: "replaceIfUnchanged-1.lua",
   extendLock: "extendLock-1.lua",
   releaseLock: "releaseLock-1.lua",
@@ -23,10 +22,9 @@ type Arg = string | Buffer | number;
 declare module "ioredis" {
   interface RedisCommander<Context> {
     copyIfAbsent(numKeys: number, ...args: Arg[]): Result<string, Context>;
-    snapshotHashBuffer(key: Arg): Result<[Buffer, number, ...Buffer[]], Context>;
-    createIfAbsent(key: Arg, pttl: number, ...pairs: Arg[]): Result<number, Context>;
-    snapshotHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
-    createIfAbsentMany(count: number, ...args: Arg[]): Result<string, Context>;
+    dumpJobsBuffer(...keys: Arg[]): Result<(Buffer | number | null)[], Context>;
+    restoreIfAbsent(count: number, ...args: Arg[]): Result<string, Context>;
+    unchangedSince(count: number, ...args: Arg[]): Result<string, Context>;
     replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
     extendLock(key: string, token: string, ttlMs: number): Result<number, Context>;
     releaseLock(key: string, token: string): Result<number, Context>;
