@@ -9,8 +9,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
 
 if (!existsSync(join(root, "node_modules", ".package-lock.json"))) {
-  console.log("demo: installing dependencies (npm ci)…");
-  run(existsSync(join(root, "package-lock.json")) ? "npm ci --no-audit --no-fund" : "npm install");
+  console.log("demo: installing dependencies (npm install)…");
+  run("npm install --no-audit --no-fund");
 }
 console.log("demo: building (npm run build)…");
 run("npm run build --silent");
