@@ -6,71 +6,29 @@ import {
   RedisUnavailableError,
   UsageError,
 } from "../errors.js";
-import type { MasterNode, RedisTarget } from "../redis/target.js";
+import type { MasterNode } from "../redis/target.js";
 import {
   Checkpoint,
   fingerprintOf,
   type CheckpointState,
-  type Finding,
   type NodeProgress,
 } from "./checkpoint.js";
 import { estimateKeys } from "./estimate.js";
-import type { RunEventListener } from "./events.js";
 import { ProgressTracker } from "./progressTracker.js";
 import { RateLimiter } from "./rateLimiter.js";
 import { describeOwner, RunLock } from "./runLock.js";
-import { globPrefix, scanStep, type ScanStep } from "./scanNode.js";
+import type { RunResult, RunSpec } from "./runSpec.js";
 import { stateKeys } from "./stateKeys.js";
+import { walkNode } from "./walkNode.js";
 
-export interface BatchContext {
-  node: MasterNode;
-  /** First batch after a resume: it may have been half done when the last run died. */
-  recheck: boolean;
-}
-
-export interface BatchOutcome {
-  counts: Record<string, number>;
-  findings: Finding[];
-}
-
-export type ProcessBatch = (keys: Buffer[], ctx: BatchContext) => Promise<BatchOutcome>;
-
-export interface RunSpec {
-  target: RedisTarget;
-  /** Subcommand name, for messages and the lock owner ("backfill"). */
-  name: string;
-  /** Names the state keys; one run per scope at a time ("backfill", "backfill-reverse"). */
-  scope: string;
-  statePrefix: string;
-  /** Options that define what the run does; a checkpoint made with others is refused. */
-  definingOptions: Record<string, unknown>;
-  version: string;
-  /** Keys to walk: every key starting with this prefix (optionally of one type). */
-  keyPrefix: string;
-  keyType?: string | undefined;
-  batchSize: number;
-  rate: number;
-  lockTtlMs: number;
-  restart: boolean;
-  /** How many findings to keep per node as a sample (counts are always complete). */
-  findingsCap: number;
-  signal?: AbortSignal | undefined;
-  onEvent?: RunEventListener | undefined;
-  processBatch: ProcessBatch;
-}
-
-export interface RunResult {
-  runId: string;
-  name: string;
-  resumed: boolean;
-  counts: Record<string, number>;
-  findings: Finding[];
-  startedAt: string;
-  finishedAt: string;
-  /** Time spent by this process (a resumed run counts only its own part). */
-  durationMs: number;
-  masters: number;
-}
+export type {
+  BatchContext,
+  BatchOutcome,
+  PassSpec,
+  ProcessBatch,
+  RunResult,
+  RunSpec,
+} from "./runSpec.js";
 
 function fresh(node: MasterNode): NodeProgress {
   return {
@@ -82,10 +40,14 @@ function fresh(node: MasterNode): NodeProgress {
   };
 }
 
+/** Checkpoint id of one node in one pass. */
+const progressId = (pass: string, node: string): string => `${pass}/${node}`;
+const nodeOf = (id: string): string => id.slice(id.lastIndexOf("/") + 1);
+
 /**
- * Walk every key under a prefix, on every master, in batches, checkpointing after
- * each batch; resume from the checkpoint by default. Knows nothing of what the keys
- * hold: `processBatch` does the work and returns counts and findings.
+ * Walk every key under each pass's prefix, on every master, in batches, checkpointing
+ * after each batch; resume from the checkpoint by default. Knows nothing of what the
+ * keys hold: each pass's `processBatch` does the work and returns counts and findings.
  */
 export async function runScan(spec: RunSpec): Promise<RunResult> {
   const client = spec.target.client;
@@ -107,12 +69,11 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   }
   const masters = await spec.target.masters();
   if (resumable) {
-    const savedIds = Object.keys(saved.nodes).sort().join(",");
-    const nowIds = masters.map((m) => m.id).join(",");
-    if (savedIds !== nowIds) {
+    const savedIds = [...new Set(Object.keys(saved.nodes).map(nodeOf))].sort().join(",");
+    if (savedIds !== masters.map((m) => m.id).join(",")) {
       throw new UsageError(
-        `the saved ${spec.name} checkpoint was made on other masters (${Object.keys(saved.nodes).length} then, ` +
-          `${masters.length} now): SCAN cursors do not survive a topology change; add --restart (re-processing is harmless)`,
+        `the saved ${spec.name} checkpoint was made on other masters: SCAN cursors do not survive ` +
+          `a topology change; add --restart (re-processing is harmless)`,
       );
     }
   }
@@ -123,29 +84,31 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   if (lock.tookOverFrom)
     log("warn", `took over the lock of a dead run: ${describeOwner(lock.tookOverFrom)}`);
 
-  const state: CheckpointState =
-    resumable && saved
-      ? { ...saved, status: "running" }
-      : {
-          runId,
-          status: "running",
-          fingerprint,
-          options,
-          version: spec.version,
-          startedAt: new Date().toISOString(),
-          updatedAt: new Date().toISOString(),
-          owner: `${lock.owner.host}:${lock.owner.pid}`,
-          nodes: Object.fromEntries(masters.map((m) => [m.id, fresh(m)])),
-        };
-  if (resumable) {
+  const owner = `${lock.owner.host}:${lock.owner.pid}`;
+  const state: CheckpointState = resumable
+    ? { ...saved, status: "running" }
+    : {
+        runId,
+        status: "running",
+        fingerprint,
+        options,
+        version: spec.version,
+        startedAt: new Date().toISOString(),
+        updatedAt: new Date().toISOString(),
+        owner,
+        nodes: {},
+      };
+  for (const pass of spec.passes) {
     for (const node of masters) {
-      const saved = state.nodes[node.id];
-      if (saved && !saved.done && saved.serverRunId !== node.serverRunId) {
+      const id = progressId(pass.name, node.id);
+      const p = state.nodes[id];
+      if (!p) state.nodes[id] = fresh(node);
+      else if (!p.done && p.serverRunId !== node.serverRunId) {
         log(
           "warn",
           `${node.address} restarted since the checkpoint: its SCAN cursor is void, rescanning that node from the start (re-processing is harmless)`,
         );
-        state.nodes[node.id] = fresh(node);
+        state.nodes[id] = fresh(node);
       }
     }
   }
@@ -153,16 +116,15 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   let failure: unknown;
   try {
     if (resumable) {
-      await checkpoint.setStatus("running", { owner: `${lock.owner.host}:${lock.owner.pid}` });
-      for (const node of masters) await checkpoint.saveNode(node.id, state.nodes[node.id]!);
+      await checkpoint.setStatus("running", { owner });
+      for (const [id, p] of Object.entries(state.nodes)) await checkpoint.saveNode(id, p);
     } else {
       await checkpoint.create(state);
     }
-    const tracker = new ProgressTracker(
-      state.nodes,
-      await estimateKeys(masters, Buffer.from(spec.keyPrefix)),
-      spec.onEvent,
-    );
+    let estimate = 0;
+    for (const pass of spec.passes)
+      estimate += await estimateKeys(masters, Buffer.from(pass.keyPrefix));
+    const tracker = new ProgressTracker(state.nodes, estimate, spec.onEvent);
     if (resumable)
       log(
         "info",
@@ -170,18 +132,28 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       );
     const limiter = new RateLimiter(spec.rate);
     const stop = (): boolean => Boolean(spec.signal?.aborted) || lock.lost || failure !== undefined;
-    const loops = masters.map((node) =>
-      walkNode(spec, node, state.nodes[node.id] ?? fresh(node), {
-        checkpoint,
-        limiter,
-        tracker,
-        stop,
-        resumed: resumable,
-      }).catch((err: unknown) => {
-        failure ??= err;
-      }),
-    );
-    await Promise.all(loops);
+    for (const pass of spec.passes) {
+      if (stop()) break;
+      await Promise.all(
+        masters.map((node) => {
+          const id = progressId(pass.name, node.id);
+          const ctx = {
+            checkpoint,
+            progressId: id,
+            limiter,
+            tracker,
+            stop,
+            resumed: resumable,
+            batchSize: spec.batchSize,
+            findingsCap: spec.findingsCap,
+            signal: spec.signal,
+          };
+          return walkNode(pass, node, state.nodes[id]!, ctx).catch((err: unknown) => {
+            failure ??= err;
+          });
+        }),
+      );
+    }
     if (failure !== undefined) throw failure;
     if (lock.lost)
       throw new LockHeldError(
@@ -206,7 +178,10 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       masters: masters.length,
     };
     await checkpoint.setStatus("completed", { finishedAt });
-    await client.set(keys.lastResult, JSON.stringify(result));
+    await client.set(
+      keys.lastResult,
+      JSON.stringify(spec.lastResult ? spec.lastResult(result) : result),
+    );
     await lock.release();
     return result;
   } catch (err) {
@@ -226,56 +201,4 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       { cause: err },
     );
   }
-}
-
-interface WalkContext {
-  checkpoint: Checkpoint;
-  limiter: RateLimiter;
-  tracker: ProgressTracker;
-  stop: () => boolean;
-  resumed: boolean;
-}
-
-async function walkNode(
-  spec: RunSpec,
-  node: MasterNode,
-  progress: NodeProgress,
-  ctx: WalkContext,
-): Promise<void> {
-  const scanSpec = { match: globPrefix(spec.keyPrefix), type: spec.keyType };
-  const scan = (cursor: string): Promise<ScanStep> => {
-    const p = scanStep(node.client, cursor, scanSpec, spec.batchSize);
-    p.catch(() => undefined); // awaited later; a prefetch abandoned on stop must not crash
-    return p;
-  };
-  let recheck = ctx.resumed;
-  let pending = progress.done ? undefined : scan(progress.cursor);
-  // The save of batch k overlaps the work of batch k+1: it only claims batch k, which is
-  // done, and saves go out in order on one connection, so the checkpoint never runs ahead.
-  let saving: Promise<unknown> = Promise.resolve();
-  while (pending && !ctx.stop()) {
-    const step = await pending;
-    const throttled = await ctx.limiter.take(step.keys.length, spec.signal);
-    if (ctx.stop()) break;
-    // Prefetch the next SCAN so its round trip overlaps this batch's work.
-    pending = step.cursor === "0" ? undefined : scan(step.cursor);
-    if (step.keys.length > 0) {
-      const outcome = await spec.processBatch(step.keys, { node, recheck });
-      recheck = false;
-      progress.counts.scanned = (progress.counts.scanned ?? 0) + step.keys.length;
-      for (const [k, v] of Object.entries(outcome.counts)) {
-        progress.counts[k] = (progress.counts[k] ?? 0) + v;
-      }
-      for (const f of outcome.findings) {
-        if (progress.findings.length >= spec.findingsCap) break;
-        progress.findings.push(f);
-      }
-    }
-    progress.cursor = step.cursor;
-    progress.done = step.cursor === "0";
-    await saving;
-    saving = ctx.checkpoint.saveNode(node.id, progress);
-    ctx.tracker.emit(throttled);
-  }
-  await saving;
 }

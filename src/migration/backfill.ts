@@ -44,8 +44,15 @@ export async function backfill(
       oldPrefix: schema.oldPrefix,
       newPrefix: schema.newPrefix,
     },
-    keyPrefix: schema.oldPrefix,
-    processBatch: atomic ? copyAtomic(target.client as Redis, schema) : copyConfirm(target, schema),
+    passes: [
+      {
+        name: "main",
+        keyPrefix: schema.oldPrefix,
+        processBatch: atomic
+          ? copyAtomic(target.client as Redis, schema)
+          : copyConfirm(target, schema),
+      },
+    ],
   });
   const c = result.counts;
   return {

@@ -1,0 +1,62 @@
+import type { MasterNode, RedisTarget } from "../redis/target.js";
+import type { Finding } from "./checkpoint.js";
+import type { RunEventListener } from "./events.js";
+
+export interface BatchContext {
+  node: MasterNode;
+  /** First batch after a resume: it may have been half done when the last run died. */
+  recheck: boolean;
+}
+
+export interface BatchOutcome {
+  counts: Record<string, number>;
+  findings: Finding[];
+}
+
+export type ProcessBatch = (keys: Buffer[], ctx: BatchContext) => Promise<BatchOutcome>;
+
+/** One walk over the keys under a prefix; a run is one or more passes, in order. */
+export interface PassSpec {
+  /** Names the pass in the checkpoint ("main", "orphans:ws-1"). */
+  name: string;
+  /** Keys to walk: every key starting with this prefix (optionally of one type). */
+  keyPrefix: string;
+  keyType?: string | undefined;
+  processBatch: ProcessBatch;
+}
+
+export interface RunSpec {
+  target: RedisTarget;
+  /** Subcommand name, for messages and the lock owner ("backfill"). */
+  name: string;
+  /** Names the state keys; one run per scope at a time ("backfill", "verify:ws-1"). */
+  scope: string;
+  statePrefix: string;
+  /** Options that define what the run does; a checkpoint made with others is refused. */
+  definingOptions: Record<string, unknown>;
+  version: string;
+  passes: PassSpec[];
+  batchSize: number;
+  rate: number;
+  lockTtlMs: number;
+  restart: boolean;
+  /** How many findings to keep per node as a sample (counts are always complete). */
+  findingsCap: number;
+  signal?: AbortSignal | undefined;
+  onEvent?: RunEventListener | undefined;
+  /** What to store as the scope's last completed result (default: the RunResult). */
+  lastResult?: ((result: RunResult) => Record<string, unknown>) | undefined;
+}
+
+export interface RunResult {
+  runId: string;
+  name: string;
+  resumed: boolean;
+  counts: Record<string, number>;
+  findings: Finding[];
+  startedAt: string;
+  finishedAt: string;
+  /** Time spent by this process (a resumed run counts only its own part). */
+  durationMs: number;
+  masters: number;
+}
