@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { config as loadDotenv } from "dotenv";
 import { toolVersion } from "../version.js";
 import { backfillCommand } from "./commands/backfill.js";
+import { verifyCommand } from "./commands/verify.js";
 import { errorLine, exitCodeFor } from "./exit.js";
 import { writeJsonError } from "./render/jsonResult.js";
 import { knownSecrets, registerSecret, registerUrlSecret } from "./secrets.js";
@@ -20,7 +21,8 @@ export function buildProgram(): Command {
       "Move Redis job hashes from ai:jobs:{job_id} to ai:job:{workspace_id}:{job_id}, safely and resumably.",
     )
     .version(toolVersion(), "-V, --version")
-    .addCommand(backfillCommand());
+    .addCommand(backfillCommand())
+    .addCommand(verifyCommand());
   return strict(program);
 }
 

@@ -8,6 +8,8 @@ export interface Finding {
   key: string;
   reason: string;
   detail?: string;
+  /** Structured details for JSON output (already safe to print). */
+  data?: unknown;
 }
 
 /** Per-master progress: its own SCAN cursor, because cursors are per-node state. */

@@ -22,7 +22,7 @@ async function readHash(cluster: Cluster, key: Buffer): Promise<HashBytes> {
  * write to the old key precedes our re-read and is picked up) or reaches both keys
  * itself; and our repair only lands if the new key still holds what we compared.
  */
-async function confirmPair(
+export async function confirmPair(
   cluster: Cluster,
   oldKey: Buffer,
   newKey: Buffer,

@@ -12,6 +12,9 @@ const SCRIPTS = {
   restoreIfAbsent: "restoreIfAbsent-0.lua",
   unchangedSince: "unchangedSince-0.lua",
   replaceIfUnchanged: "replaceIfUnchanged-1.lua",
+  verifyPairs: "verifyPairs-n.lua",
+  readHashes: "readHashes-0.lua",
+  repairPair: "repairPair-2.lua",
   extendLock: "extendLock-1.lua",
   releaseLock: "releaseLock-1.lua",
   takeoverLock: "takeoverLock-1.lua",
@@ -25,6 +28,12 @@ declare module "ioredis" {
     dumpJobsBuffer(...keys: Arg[]): Result<(Buffer | number | null)[], Context>;
     restoreIfAbsent(count: number, ...args: Arg[]): Result<string, Context>;
     unchangedSince(count: number, ...args: Arg[]): Result<string, Context>;
+    verifyPairsBuffer(
+      numKeys: number,
+      ...args: Arg[]
+    ): Result<[Buffer, (Buffer | number)[]], Context>;
+    readHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
+    repairPair(oldKey: Arg, newKey: Arg): Result<number, Context>;
     replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
     extendLock(key: string, token: string, ttlMs: number): Result<number, Context>;
     releaseLock(key: string, token: string): Result<number, Context>;

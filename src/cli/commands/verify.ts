@@ -1,0 +1,113 @@
+import { Command } from "commander";
+import { ExitCode } from "../../errors.js";
+import { verify, type VerifyResult } from "../../migration/verify.js";
+import {
+  buildVerifyMetrics,
+  checkTextfilePath,
+  pushToGateway,
+  writeTextfile,
+} from "../../verify/metrics.js";
+import { ReportWriter } from "../../verify/reportWriter.js";
+import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { writeJsonResult } from "../render/jsonResult.js";
+import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
+import { openTarget, runSession, schemaOf } from "../runContext.js";
+import { addVerifyOptions, verifySchema } from "../verifyOptions.js";
+
+export function verifyCommand(): Command {
+  const cmd = new Command("verify")
+    .summary("diff every old/new pair field by field; report divergence by kind")
+    .description(
+      "Compare each old job hash with its new key, byte for byte, re-reading divergent pairs before calling\n" +
+        "them confirmed (a pair caught between the application's two writes is transient), then look for orphan\n" +
+        "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys.",
+    );
+  addVerifyOptions(addCommonOptions(cmd)).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(commonSchema, raw);
+    const v = parseOptions(verifySchema, raw);
+    // Opened first: a report path that cannot be written is bad input, before any work.
+    if (v.metricsFile) await checkTextfilePath(v.metricsFile);
+    const report = v.report ? await ReportWriter.open(v.report) : undefined;
+    const session = runSession("verify", opts, [
+      "checked",
+      "equal",
+      "transient",
+      "confirmed",
+      "unmigratable",
+    ]);
+    let target;
+    try {
+      target = await openTarget(opts);
+      const result = await verify(
+        target,
+        {
+          schema: schemaOf(opts),
+          ttlToleranceMs: v.ttlTolerance,
+          workspaces: v.workspace,
+          sample: v.sample,
+          orphans: v.orphans,
+          recheckRounds: v.recheckRounds,
+          recheckDelayMs: v.recheckDelay,
+          repair: v.repair ? (v.dryRun ? "dry-run" : "yes") : "no",
+          sink: report ? (r) => report.write(r) : undefined,
+          plan: (line) => process.stdout.write(`${line}\n`),
+        },
+        session.settings,
+      );
+      session.close();
+      await report?.close();
+      await publishMetrics(result, v.metricsFile, v.pushgateway);
+      const problems = (result.counts.confirmed ?? 0) + (result.counts.unmigratable ?? 0);
+      const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;
+      if (opts.json) {
+        const { findings, ...rest } = result;
+        writeJsonResult({
+          subcommand: "verify",
+          redis: target.where,
+          topology: target.kind,
+          exitCode,
+          ...rest,
+          divergences: divergencesOf(result),
+          unmigratable: findings.filter((f) => !f.data),
+        });
+      } else {
+        process.stdout.write(
+          renderVerifySummary(result, target.where, target.kind, process.stdout),
+        );
+      }
+      process.exitCode = exitCode;
+    } finally {
+      session.close();
+      await report?.close().catch(() => undefined);
+      await target?.close();
+    }
+  });
+  return cmd;
+}
+
+async function publishMetrics(
+  result: VerifyResult,
+  file: string | undefined,
+  gateway: string | undefined,
+): Promise<void> {
+  if (!file && !gateway) return;
+  const registry = buildVerifyMetrics({
+    runId: result.runId,
+    scope: result.scope,
+    finishedAt: new Date(result.finishedAt),
+    durationSeconds: result.durationMs / 1000,
+    clean: result.clean,
+    counts: result.counts,
+  });
+  if (file) await writeTextfile(registry, file);
+  if (gateway) {
+    try {
+      await pushToGateway(registry, gateway);
+    } catch (err) {
+      // The verify itself completed: a metrics outage is a warning, not a failed check.
+      process.stderr.write(
+        `jobs-migrate: warning: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { VerifyResult } from "../../migration/verify.js";
+import type { DivergenceRecord } from "../../migration/divergenceReport.js";
+import { formatCount, formatDuration, styleFor } from "./style.js";
+
+const ORDER = [
+  "checked",
+  "equal",
+  "transient",
+  "confirmed",
+  "orphans",
+  "unmigratable",
+  "repaired",
+  "repairPlanned",
+  "repairFailed",
+  "vanished",
+  "outOfScope",
+  "outOfSample",
+  "newChecked",
+  "newForeign",
+  "scanned",
+];
+
+/** The divergences kept as a sample, for output. */
+export function divergencesOf(result: VerifyResult): DivergenceRecord[] {
+  return result.findings.flatMap((f) => (f.data ? [f.data as DivergenceRecord] : []));
+}
+
+function describe(d: DivergenceRecord): string {
+  const parts = [`${d.oldKey} -> ${d.newKey}`, d.kinds.join(",")];
+  const f = d.fields;
+  if (f?.differs.length) parts.push(`differs: ${f.differs.join(", ")}`);
+  if (f?.missing.length) parts.push(`missing in new: ${f.missing.join(", ")}`);
+  if (f?.extra.length) parts.push(`only in new: ${f.extra.join(", ")}`);
+  if (d.oldTtlMs !== undefined) parts.push(`ttl old ${d.oldTtlMs}ms new ${d.newTtlMs}ms`);
+  const lines = [`  ${parts.join("  ")}`];
+  for (const [field, v] of Object.entries(d.values ?? {}))
+    lines.push(`      ${field}: old ${v.old ?? "(none)"} | new ${v.new ?? "(none)"}`);
+  return lines.join("\n");
+}
+
+/** Human summary of a verify: a table of counts by kind, then samples. */
+export function renderVerifySummary(
+  result: VerifyResult,
+  where: string,
+  topology: string,
+  stream: NodeJS.WriteStream,
+): string {
+  const style = styleFor(stream);
+  const c = result.counts;
+  const verdict = result.clean ? style.green("CLEAN") : style.red("NOT CLEAN");
+  const lines = [
+    `verify completed (run ${result.runId}${result.resumed ? ", resumed" : ""}) on ${where} [${topology}], scope ${result.scope}, in ${formatDuration(result.durationMs / 1000)}: ${verdict}`,
+  ];
+  for (const k of ORDER) {
+    if (c[k] === undefined) continue;
+    const byKind = Object.entries(c)
+      .filter(([r]) => r.startsWith(`${k}.`))
+      .map(([r, n]) => `${r.slice(k.length + 1)} ${formatCount(n)}`);
+    lines.push(
+      `  ${k.padEnd(14)} ${formatCount(c[k]!).padStart(12)}${byKind.length ? `   (${byKind.join(", ")})` : ""}`,
+    );
+  }
+  const divergences = divergencesOf(result);
+  if (divergences.length) {
+    lines.push(
+      `Confirmed divergences (showing ${divergences.length} of ${formatCount(c.confirmed ?? 0)}; values redacted):`,
+    );
+    for (const d of divergences) lines.push(describe(d));
+  }
+  const unmigratable = result.findings.filter((f) => !f.data && f.reason !== "repair_failed");
+  if (unmigratable.length) {
+    lines.push(
+      `Unmigratable old keys (showing ${unmigratable.length} of ${formatCount(c.unmigratable ?? 0)}):`,
+    );
+    for (const f of unmigratable) lines.push(`  ${f.key}  ${style.yellow(f.reason)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

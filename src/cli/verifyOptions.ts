@@ -1,0 +1,112 @@
+import { Option, type Command } from "commander";
+import { z } from "zod";
+import { isValidWorkspaceId } from "../migration/keySchema.js";
+
+/** verify's own options, beside the common ones. */
+export function addVerifyOptions(cmd: Command): Command {
+  return cmd
+    .option("--no-orphans", "skip the second pass over the new prefix (orphan new keys)")
+    .addOption(new Option("--workspace <ids>", "only these workspaces, comma-separated (canary)"))
+    .addOption(
+      new Option(
+        "--sample <n>",
+        "a fraction (0.01, 5%) or a count (1000) of pairs, spread over the keyspace",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--recheck-rounds <n>",
+        "re-reads of a divergent pair before it is confirmed",
+      ).default("3"),
+    )
+    .addOption(new Option("--recheck-delay <ms>", "delay before each re-read").default("250"))
+    .addOption(
+      new Option("--ttl-tolerance <ms>", "remaining TTLs further apart than this differ").default(
+        "5000",
+      ),
+    )
+    .option(
+      "--repair",
+      "re-copy confirmed divergent pairs from the old key (race-safe, as backfill)",
+    )
+    .option("--dry-run", "with --repair: print the planned writes, write nothing")
+    .addOption(new Option("--report <file>", "write every divergence as JSON lines to this file"))
+    .addOption(
+      new Option(
+        "--metrics-file <file>",
+        "write Prometheus metrics here (node_exporter textfile collector)",
+      ),
+    )
+    .addOption(new Option("--pushgateway <url>", "push Prometheus metrics to this Pushgateway"));
+}
+
+const int = (name: string, min: number, max: number) =>
+  z.string().transform((s, ctx) => {
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be an integer from ${min} to ${max} (got "${s}")`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const sample = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    const pct = /^(\d+(?:\.\d+)?)%$/.exec(s);
+    const n = pct ? Number(pct[1]) / 100 : Number(s);
+    const fraction = /^(0?\.\d+|1(\.0+)?)$/.test(s) || pct;
+    if (fraction && n > 0 && n <= 1) return n;
+    if (/^\d+$/.test(s) && n >= 2) return n;
+    ctx.addIssue({
+      code: "custom",
+      message: `--sample must be a fraction (0 < f <= 1, or 1-100%) or a count >= 2 (got "${s}")`,
+    });
+    return z.NEVER;
+  });
+
+const workspaces = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    const list = [...new Set(s.split(",").map((w) => w.trim()))];
+    const bad = list.find((w) => !isValidWorkspaceId(Buffer.from(w)));
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `--workspace: "${bad}" is not a valid workspace id (^[a-z0-9][a-z0-9_-]{0,31}$)`,
+      });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+export const verifySchema = z
+  .object({
+    orphans: z.boolean().default(true),
+    workspace: workspaces,
+    sample,
+    recheckRounds: int("--recheck-rounds", 0, 20),
+    recheckDelay: int("--recheck-delay", 0, 60_000),
+    ttlTolerance: int("--ttl-tolerance", 0, 86_400_000),
+    repair: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+    report: z.string().min(1).optional(),
+    metricsFile: z.string().min(1).optional(),
+    pushgateway: z
+      .string()
+      .optional()
+      .refine(
+        (u) => u === undefined || /^https?:\/\/[^\s]+$/.test(u),
+        "--pushgateway must be an http:// or https:// URL",
+      ),
+  })
+  .refine((o) => !o.dryRun || o.repair, "--dry-run only applies to --repair");
+
+export type VerifyCliOptions = z.infer<typeof verifySchema>;

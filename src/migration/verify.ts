@@ -1,0 +1,121 @@
+import { estimateKeys } from "../engine/estimate.js";
+import { runScan, type PassSpec, type RunResult } from "../engine/runScan.js";
+import type { RedisTarget } from "../redis/target.js";
+import type { RunSettings } from "./backfill.js";
+import type { KeySchema } from "./keySchema.js";
+import { findOrphans } from "./orphans.js";
+import { verifyPairs, type VerifySettings } from "./verifyPairs.js";
+
+export interface VerifyOptions {
+  schema: KeySchema;
+  ttlToleranceMs: number;
+  workspaces: string[] | undefined;
+  /** A fraction (0 < f <= 1) or a count (> 1) of pairs, or undefined for all. */
+  sample: number | undefined;
+  orphans: boolean;
+  recheckRounds: number;
+  recheckDelayMs: number;
+  repair: "no" | "dry-run" | "yes";
+  sink?: VerifySettings["sink"];
+  plan?: VerifySettings["plan"];
+}
+
+export interface VerifyResult extends RunResult {
+  /** "all", "workspaces=ws-1,ws-2", "sample=0.1" ... */
+  scope: string;
+  sampleFraction: number;
+  /** No confirmed divergence and no orphan: what cleanup's guard and flag's gates need. */
+  clean: boolean;
+}
+
+/** The scope label: which pairs a verify covered (also names its checkpoint and lock). */
+export function scopeOf(o: Pick<VerifyOptions, "workspaces" | "sample">): string {
+  const parts: string[] = [];
+  if (o.workspaces) parts.push(`workspaces=${[...o.workspaces].sort().join(",")}`);
+  if (o.sample !== undefined) parts.push(`sample=${o.sample}`);
+  return parts.length ? parts.join(";") : "all";
+}
+
+/**
+ * Diff every old job hash with its new key, field by field and byte by byte; re-check
+ * divergent pairs before calling them confirmed; then (by default) look for orphan new
+ * keys. Stores the result as the scope's last verify for cleanup and flag.
+ */
+export async function verify(
+  target: RedisTarget,
+  o: VerifyOptions,
+  run: RunSettings,
+): Promise<VerifyResult> {
+  const scope = scopeOf(o);
+  let sampleFraction = 1;
+  if (o.sample !== undefined) {
+    const masters = await target.masters();
+    sampleFraction =
+      o.sample <= 1
+        ? o.sample
+        : Math.min(
+            1,
+            o.sample / Math.max(1, await estimateKeys(masters, Buffer.from(o.schema.oldPrefix))),
+          );
+  }
+  const settings: VerifySettings = {
+    compare: {
+      schema: o.schema,
+      ttlToleranceMs: o.ttlToleranceMs,
+      workspaces: o.workspaces ? new Set(o.workspaces) : undefined,
+    },
+    sampleFraction,
+    recheck: { rounds: o.recheckRounds, delayMs: o.recheckDelayMs, signal: run.signal },
+    repair: o.repair,
+    sink: o.sink,
+    plan: o.plan,
+  };
+  const passes: PassSpec[] = [
+    { name: "pairs", keyPrefix: o.schema.oldPrefix, processBatch: verifyPairs(target, settings) },
+  ];
+  if (o.orphans) {
+    // With workspaces, only their part of the new keyspace is walked.
+    const prefixes = o.workspaces
+      ? o.workspaces.map((ws) => `${o.schema.newPrefix}${ws}:`)
+      : [o.schema.newPrefix];
+    for (const keyPrefix of prefixes)
+      passes.push({
+        name: `orphans:${keyPrefix}`,
+        keyPrefix,
+        processBatch: findOrphans(target, o.schema, settings),
+      });
+  }
+  const summarize = (r: RunResult): VerifyResult => {
+    const c = r.counts;
+    return { ...r, scope, sampleFraction, clean: (c.confirmed ?? 0) === 0 };
+  };
+  const result = await runScan({
+    ...run,
+    target,
+    name: "verify",
+    scope: scope === "all" ? "verify" : `verify:${scope}`,
+    definingOptions: {
+      subcommand: "verify",
+      oldPrefix: o.schema.oldPrefix,
+      newPrefix: o.schema.newPrefix,
+      scope,
+      orphans: o.orphans,
+      repair: o.repair,
+      ttlToleranceMs: o.ttlToleranceMs,
+    },
+    passes,
+    lastResult: (r) => {
+      const v = summarize(r);
+      return {
+        runId: v.runId,
+        scope,
+        finishedAt: v.finishedAt,
+        startedAt: v.startedAt,
+        counts: v.counts,
+        clean: v.clean,
+        orphansChecked: o.orphans,
+      };
+    },
+  });
+  return summarize(result);
+}

@@ -1,0 +1,145 @@
+import type { Redis } from "ioredis";
+import type { RedisTarget } from "../redis/target.js";
+import { fromFlat } from "./hashFields.js";
+import { mapOldKey, type KeySchema, type Unmigratable } from "./keySchema.js";
+import { diffPair, kindsOf, type Divergence, type KeyState } from "./pairDiff.js";
+
+/** What comparing one old key with its new key found. */
+export type PairOutcome =
+  | { kind: "equal" }
+  | { kind: "skipped" }
+  | { kind: "vanished" }
+  | { kind: "unmigratable"; reason: Unmigratable }
+  | { kind: "divergent"; divergence: Divergence };
+
+export interface CompareOptions {
+  schema: KeySchema;
+  ttlToleranceMs: number;
+  /** Only these workspaces (undefined: all). */
+  workspaces: ReadonlySet<string> | undefined;
+}
+
+/** Compares the pairs of many old keys. */
+export type Comparer = (oldKeys: Buffer[]) => Promise<PairOutcome[]>;
+
+const CODES: Record<string, PairOutcome> = {
+  "=": { kind: "equal" },
+  S: { kind: "skipped" },
+  V: { kind: "vanished" },
+  T: { kind: "unmigratable", reason: "not_a_hash" },
+  W: { kind: "unmigratable", reason: "missing_workspace_id" },
+  I: { kind: "unmigratable", reason: "invalid_workspace_id" },
+  M: { kind: "unmigratable", reason: "job_id_mismatch" },
+  J: { kind: "unmigratable", reason: "missing_job_id" },
+};
+
+/** Single instance: one verifyPairs-n.lua call reads both keys of every pair atomically. */
+export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
+  const filter = o.workspaces ? `,${[...o.workspaces].join(",")},` : "";
+  return async (oldKeys) => {
+    if (oldKeys.length === 0) return [];
+    const [codes, details] = await client.verifyPairsBuffer(
+      oldKeys.length,
+      ...oldKeys,
+      o.schema.oldPrefix,
+      o.schema.newPrefix,
+      o.ttlToleranceMs,
+      filter,
+    );
+    const text = codes.toString("latin1");
+    let at = 0;
+    const list = (): string[] => {
+      const n = Number(details[at++]);
+      const out = details.slice(at, at + n).map((b) => (b as Buffer).toString("latin1"));
+      at += n;
+      return out;
+    };
+    return oldKeys.map((oldKey, i): PairOutcome => {
+      const c = text[i]!;
+      if (c !== "D") {
+        const outcome = CODES[c];
+        if (!outcome) throw new Error(`verifyPairs returned an unknown code "${c}"`);
+        return outcome;
+      }
+      const newKey = details[at++] as Buffer;
+      const newType = String(details[at++]);
+      const oldTtlMs = Number(details[at++]);
+      const newTtlMs = Number(details[at++]);
+      const base = {
+        oldKey,
+        newKey,
+        oldTtlMs,
+        newTtlMs,
+        differs: list(),
+        missing: list(),
+        extra: list(),
+      };
+      return {
+        kind: "divergent",
+        divergence: { ...base, kinds: kindsOf(base, newType, o.ttlToleranceMs) },
+      };
+    });
+  };
+}
+
+/** readHashes-0.lua on each node owning some of the keys; results in the keys' order. */
+export async function readStates(target: RedisTarget, keys: Buffer[]): Promise<KeyState[]> {
+  const byNode = new Map<Redis, number[]>();
+  keys.forEach((k, i) => {
+    const node = target.nodeForKey(k);
+    const list = byNode.get(node);
+    if (list) list.push(i);
+    else byNode.set(node, [i]);
+  });
+  const out: KeyState[] = new Array<KeyState>(keys.length);
+  await Promise.all(
+    [...byNode].map(async ([node, idx]) => {
+      const flat = await node.readHashesBuffer(...idx.map((i) => keys[i]!));
+      let at = 0;
+      for (const i of idx) {
+        const type = String(flat[at]);
+        const pttl = Number(flat[at + 1]);
+        const m = Number(flat[at + 2]);
+        out[i] = { type, pttl, fields: fromFlat(flat.slice(at + 3, at + 3 + 2 * m) as Buffer[]) };
+        at += 3 + 2 * m;
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * Cluster: the two keys of a pair live in different slots, so they are read one after
+ * the other (old, then new). A pair caught between the application's two writes can
+ * look divergent; the recheck rounds tell those apart.
+ */
+export function clusterComparer(target: RedisTarget, o: CompareOptions): Comparer {
+  return async (oldKeys) => {
+    const olds = await readStates(target, oldKeys);
+    const outcomes: PairOutcome[] = new Array<PairOutcome>(oldKeys.length);
+    const pairs: { i: number; newKey: Buffer }[] = [];
+    oldKeys.forEach((oldKey, i) => {
+      const s = olds[i]!;
+      if (s.type === "none") return (outcomes[i] = CODES.V!);
+      if (s.type !== "hash") return (outcomes[i] = CODES.T!);
+      const m = mapOldKey(o.schema, oldKey, s.fields.get("workspace_id"), s.fields.get("job_id"));
+      if (!m.ok) return (outcomes[i] = { kind: "unmigratable", reason: m.reason });
+      if (o.workspaces && !o.workspaces.has(s.fields.get("workspace_id")!.toString("latin1")))
+        return (outcomes[i] = CODES.S!);
+      pairs.push({ i, newKey: m.newKey });
+    });
+    const news = await readStates(
+      target,
+      pairs.map((p) => p.newKey),
+    );
+    pairs.forEach(({ i, newKey }, j) => {
+      const d = diffPair(oldKeys[i]!, newKey, olds[i]!, news[j]!, o.ttlToleranceMs);
+      outcomes[i] = d ? { kind: "divergent", divergence: d } : CODES["="]!;
+    });
+    return outcomes;
+  };
+}
+
+export function comparerFor(target: RedisTarget, o: CompareOptions): Comparer {
+  return target.isCluster ? clusterComparer(target, o) : atomicComparer(target.client as Redis, o);
+}

@@ -1,0 +1,100 @@
+--[[
+  verifyPairs: compare each old job hash with its new key, field by field and byte by
+  byte, at one instant (a single instance, where one script sees both keys: a pair is
+  never read half before and half after an application write).
+
+  Input:
+    KEYS[1..n]  old keys
+    ARGV[1]     old prefix;  ARGV[2] new prefix
+    ARGV[3]     TTL tolerance in ms (remaining TTLs further apart are a divergence)
+    ARGV[4]     workspace filter: "" for all, else ",ws-1,ws-2," (commas around each)
+  Output: { codes, details }
+    codes: a string of n characters, one per key in KEYS order:
+      "=" pair equal            "D" divergent (one entry in details)
+      "S" workspace not in the filter (not checked)
+      "T" old key not a hash    "W" workspace_id missing   "I" workspace_id invalid
+      "M" job_id differs from the key   "J" job_id missing or empty   "V" old key vanished
+    details: per "D", in order, a flat run of entries:
+      new key, new type ("none" when missing), old pttl, new pttl,
+      d, d field names whose values differ,
+      m, m field names missing from the new key,
+      e, e field names only in the new key
+]]
+local oldPrefix, newPrefix = ARGV[1], ARGV[2]
+local tolerance = tonumber(ARGV[3])
+local filter = ARGV[4]
+local skip = #oldPrefix
+local codes, details = {}, {}
+
+local function push(v)
+  details[#details + 1] = v
+end
+
+local function pushList(list)
+  push(#list)
+  for _, v in ipairs(list) do
+    push(v)
+  end
+end
+
+for i, oldKey in ipairs(KEYS) do
+  local code
+  local fields = redis.pcall("HMGET", oldKey, "workspace_id", "job_id")
+  if fields["err"] then
+    code = "T"
+  else
+    local ws, jobId = fields[1], fields[2]
+    local suffix = string.sub(oldKey, skip + 1)
+    if not ws then
+      code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
+    elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
+      code = "I"
+    elseif not jobId or jobId == "" then
+      code = "J"
+    elseif jobId ~= suffix then
+      code = "M"
+    elseif filter ~= "" and not string.find(filter, "," .. ws .. ",", 1, true) then
+      code = "S"
+    else
+      local newKey = newPrefix .. ws .. ":" .. suffix
+      local newType = redis.call("TYPE", newKey)["ok"]
+      local oldTtl, newTtl = redis.call("PTTL", oldKey), redis.call("PTTL", newKey)
+      local differs, missing, extra = {}, {}, {}
+      if newType == "hash" then
+        local old = redis.call("HGETALL", oldKey)
+        local new = redis.call("HGETALL", newKey)
+        local newMap = {}
+        for j = 1, #new, 2 do
+          newMap[new[j]] = new[j + 1]
+        end
+        for j = 1, #old, 2 do
+          local v = newMap[old[j]]
+          if v == nil then
+            missing[#missing + 1] = old[j]
+          elseif v ~= old[j + 1] then
+            differs[#differs + 1] = old[j]
+          end
+          newMap[old[j]] = nil
+        end
+        for f, _ in pairs(newMap) do
+          extra[#extra + 1] = f
+        end
+      end
+      local ttlOff = (oldTtl < 0) ~= (newTtl < 0) or math.abs(oldTtl - newTtl) > tolerance
+      if newType == "hash" and #differs == 0 and #missing == 0 and #extra == 0 and not ttlOff then
+        code = "="
+      else
+        code = "D"
+        push(newKey)
+        push(newType)
+        push(oldTtl)
+        push(newTtl)
+        pushList(differs)
+        pushList(missing)
+        pushList(extra)
+      end
+    end
+  end
+  codes[i] = code
+end
+return { table.concat(codes), details }
