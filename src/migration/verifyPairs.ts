@@ -76,12 +76,12 @@ export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatc
     const suspects: Divergence[] = [];
     const unmigratable: [Buffer, Unmigratable][] = [];
     outcomes.forEach((o, i) => {
-      const key = sampled[i]!;
-      if (o.kind === "equal") (add(out, "checked"), add(out, "equal"));
-      else if (o.kind === "skipped") add(out, "outOfScope");
-      else if (o.kind === "vanished") add(out, "vanished");
-      else if (o.kind === "unmigratable") unmigratable.push([key, o.reason]);
-      else (add(out, "checked"), suspects.push(o.divergence));
+      if (o.kind === "skipped") return add(out, "outOfScope");
+      if (o.kind === "vanished") return add(out, "vanished");
+      if (o.kind === "unmigratable") return void unmigratable.push([sampled[i]!, o.reason]);
+      add(out, "checked");
+      if (o.kind === "equal") add(out, "equal");
+      else suspects.push(o.divergence);
     });
     for (const [key, reason] of unmigratable) {
       tally(out, key, reason);
