@@ -8,6 +8,7 @@ export interface JobDump {
   jobId: Buffer | undefined;
   /** DUMP payload: the exact value, carried as one opaque Buffer. */
   dump: Buffer | undefined;
+  hasStatus: boolean;
 }
 
 const orUndefined = (v: Buffer | number | null | undefined): Buffer | undefined =>
@@ -17,13 +18,14 @@ const orUndefined = (v: Buffer | number | null | undefined): Buffer | undefined 
 export async function dumpJobs(node: Redis, keys: Buffer[]): Promise<JobDump[]> {
   const flat = await node.dumpJobsBuffer(...keys);
   const out: JobDump[] = [];
-  for (let i = 0; i < flat.length; i += 5) {
+  for (let i = 0; i < flat.length; i += 6) {
     out.push({
       type: String(flat[i]),
       pttl: Number(flat[i + 1]),
       workspaceId: orUndefined(flat[i + 2]),
       jobId: orUndefined(flat[i + 3]),
       dump: orUndefined(flat[i + 4]),
+      hasStatus: Number(flat[i + 5]) === 1,
     });
   }
   return out;
