@@ -2,6 +2,8 @@ import { Command, CommanderError } from "commander";
 import { config as loadDotenv } from "dotenv";
 import { toolVersion } from "../version.js";
 import { backfillCommand } from "./commands/backfill.js";
+import { cleanupCommand } from "./commands/cleanup.js";
+import { restoreCommand } from "./commands/restore.js";
 import { verifyCommand } from "./commands/verify.js";
 import { errorLine, exitCodeFor } from "./exit.js";
 import { writeJsonError } from "./render/jsonResult.js";
@@ -22,7 +24,9 @@ export function buildProgram(): Command {
     )
     .version(toolVersion(), "-V, --version")
     .addCommand(backfillCommand())
-    .addCommand(verifyCommand());
+    .addCommand(verifyCommand())
+    .addCommand(cleanupCommand())
+    .addCommand(restoreCommand());
   return strict(program);
 }
 

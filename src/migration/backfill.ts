@@ -5,6 +5,8 @@ import type { RedisTarget } from "../redis/target.js";
 import { copyAtomic } from "./copyAtomic.js";
 import { copyConfirm } from "./copyConfirm.js";
 import type { KeySchema } from "./keySchema.js";
+import { reverseAtomic, reverseCluster } from "./reverse.js";
+import { Tombstones } from "./tombstones.js";
 
 export interface RunSettings {
   statePrefix: string;
@@ -19,7 +21,7 @@ export interface RunSettings {
 }
 
 export interface BackfillResult extends RunResult {
-  mode: "atomic" | "copy-then-confirm";
+  mode: "atomic" | "copy-then-confirm" | "reverse";
   /** False when unmigratable or unstable keys were found (exit 1). */
   clean: boolean;
 }
@@ -60,4 +62,41 @@ export async function backfill(
     mode: atomic ? "atomic" : "copy-then-confirm",
     clean: (c.unmigratable ?? 0) === 0 && (c.unstable ?? 0) === 0,
   };
+}
+
+/**
+ * Rollback after cleanup began: rebuild old keys from new ones (the new keys hold the
+ * latest state once reads flipped). Recreates the old keys cleanup deleted (its
+ * tombstones), repairs partial old hashes, and never invents an old key for a job that
+ * never had one unless `recreateMissing`.
+ */
+export async function reverseBackfill(
+  target: RedisTarget,
+  schema: KeySchema,
+  recreateMissing: boolean,
+  run: RunSettings,
+): Promise<BackfillResult> {
+  const settings = { schema, recreateMissing, tombstones: new Tombstones(target, run.statePrefix) };
+  const result = await runScan({
+    ...run,
+    target,
+    name: "backfill --reverse",
+    scope: "backfill-reverse",
+    definingOptions: {
+      subcommand: "backfill-reverse",
+      oldPrefix: schema.oldPrefix,
+      newPrefix: schema.newPrefix,
+      recreateMissing,
+    },
+    passes: [
+      {
+        name: "main",
+        keyPrefix: schema.newPrefix,
+        processBatch: target.isCluster
+          ? reverseCluster(target, settings)
+          : reverseAtomic(target, settings),
+      },
+    ],
+  });
+  return { ...result, mode: "reverse", clean: (result.counts.conflict ?? 0) === 0 };
 }

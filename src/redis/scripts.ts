@@ -15,6 +15,10 @@ const SCRIPTS = {
   verifyPairs: "verifyPairs-n.lua",
   readHashes: "readHashes-0.lua",
   repairPair: "repairPair-2.lua",
+  compareAndDelete: "compareAndDelete-n.lua",
+  deleteIfUnchanged: "deleteIfUnchanged-0.lua",
+  restoreHash: "restoreHash-1.lua",
+  reverseCopy: "reverseCopy-n.lua",
   extendLock: "extendLock-1.lua",
   releaseLock: "releaseLock-1.lua",
   takeoverLock: "takeoverLock-1.lua",
@@ -34,6 +38,15 @@ declare module "ioredis" {
     ): Result<[Buffer, (Buffer | number)[]], Context>;
     readHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
     repairPair(oldKey: Arg, newKey: Arg): Result<number, Context>;
+    compareAndDelete(numKeys: number, ...args: Arg[]): Result<string, Context>;
+    deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;
+    restoreHash(
+      key: Arg,
+      force: string,
+      expireAtMs: number,
+      ...pairs: Arg[]
+    ): Result<number, Context>;
+    reverseCopy(numKeys: number, ...args: Arg[]): Result<string, Context>;
     replaceIfUnchanged(key: Arg, expectedPairs: number, ...pairs: Arg[]): Result<number, Context>;
     extendLock(key: string, token: string, ttlMs: number): Result<number, Context>;
     releaseLock(key: string, token: string): Result<number, Context>;

@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { ExitCode } from "../../errors.js";
-import { backfill } from "../../migration/backfill.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { backfill, reverseBackfill } from "../../migration/backfill.js";
 import { commonSchema, addCommonOptions, parseOptions } from "../options.js";
 import { renderSummary } from "../render/runSummary.js";
 import { writeJsonResult } from "../render/jsonResult.js";
@@ -14,8 +14,16 @@ export function backfillCommand(): Command {
         "bytes and TTL preserved; atomic on a single instance, copy-then-confirm on a Cluster.\n" +
         "Malformed old keys are skipped, counted and listed. Exit 0: all copied or present; 1: unmigratable keys.",
     );
+  cmd
+    .option("--reverse", "rollback: rebuild old keys from new ones (after cleanup began)")
+    .option(
+      "--recreate-missing",
+      "with --reverse: also create old keys for jobs that never had one",
+    );
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
+    if (raw.recreateMissing && !raw.reverse)
+      throw new UsageError("--recreate-missing only applies to --reverse");
     const target = await openTarget(opts);
     const session = runSession("backfill", opts, [
       "copied",
@@ -23,9 +31,19 @@ export function backfillCommand(): Command {
       "unmigratable",
       "repaired",
       "unstable",
+      "rebuilt",
+      "repairedPartial",
+      "conflict",
     ]);
     try {
-      const result = await backfill(target, schemaOf(opts), session.settings);
+      const result = raw.reverse
+        ? await reverseBackfill(
+            target,
+            schemaOf(opts),
+            Boolean(raw.recreateMissing),
+            session.settings,
+          )
+        : await backfill(target, schemaOf(opts), session.settings);
       session.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
       if (opts.json)

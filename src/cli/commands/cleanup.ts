@@ -1,0 +1,118 @@
+import { Command, Option } from "commander";
+import { z } from "zod";
+import { ExitCode } from "../../errors.js";
+import { cleanup } from "../../migration/cleanup.js";
+import { ReportWriter } from "../../verify/reportWriter.js";
+import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { writeJsonResult } from "../render/jsonResult.js";
+import { renderSummary } from "../render/runSummary.js";
+import { openTarget, runSession, schemaOf } from "../runContext.js";
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+const cleanupSchema = z.object({
+  execute: z.boolean().optional(),
+  force: z.boolean().optional(),
+  side: z.enum(["old", "new"]),
+  archive: z.string().min(1).optional(),
+  flagKey: z.string().min(1).optional(),
+  maxVerifyAge: z.string().transform((s, ctx) => {
+    const m = DURATION.exec(s);
+    if (!m) {
+      ctx.addIssue({
+        code: "custom",
+        message: `--max-verify-age must be a duration like 30m, 24h, 2d (got "${s}")`,
+      });
+      return z.NEVER;
+    }
+    return Number(m[1]) * UNIT[m[2]!]!;
+  }),
+});
+
+export function cleanupCommand(): Command {
+  const cmd = new Command("cleanup")
+    .summary("delete old keys proven equal to their new keys (dry run unless --execute)")
+    .description(
+      "Delete each old job key only after proving, at that instant, that its new key exists and equals it\n" +
+        "(compare-and-delete). Dry run by default. With --execute it refuses (exit 5) unless a verify of the whole\n" +
+        "keyspace completed clean within --max-verify-age and AI_JOBS_NEW_SCHEMA is on; --force overrides.\n" +
+        "--side new deletes new keys instead (abort before the read flip; needs the flag off).",
+    )
+    .option("--execute", "delete for real (otherwise report what would be deleted)")
+    .option("--force", "override the guard (recent clean verify, flag position); logged")
+    .addOption(
+      new Option("--side <side>", "which key of an equal pair to delete")
+        .choices(["old", "new"])
+        .default("old"),
+    )
+    .addOption(
+      new Option(
+        "--archive <file>",
+        "write each hash as JSON lines before deleting it (for restore)",
+      ),
+    )
+    .addOption(
+      new Option("--flag-key <key>", "the Redis key where the team keeps AI_JOBS_NEW_SCHEMA").env(
+        "JOBS_MIGRATE_FLAG_KEY",
+      ),
+    )
+    .addOption(
+      new Option("--max-verify-age <duration>", "how recent the clean verify must be").default(
+        "24h",
+      ),
+    );
+  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(commonSchema, raw);
+    const c = parseOptions(cleanupSchema, raw);
+    const archive = c.archive && c.execute ? await ReportWriter.open(c.archive) : undefined;
+    const session = runSession("cleanup", opts, [
+      "deleted",
+      "wouldDelete",
+      "differs",
+      "newMissing",
+      "unmigratable",
+    ]);
+    let target;
+    try {
+      target = await openTarget(opts);
+      const result = await cleanup(
+        target,
+        {
+          schema: schemaOf(opts),
+          side: c.side,
+          execute: Boolean(c.execute),
+          force: Boolean(c.force),
+          archive: archive ? (r) => archive.write(r) : undefined,
+          guard: {
+            maxVerifyAgeMs: c.maxVerifyAge,
+            envFlag: process.env.AI_JOBS_NEW_SCHEMA,
+            flagKey: c.flagKey,
+          },
+        },
+        session.settings,
+      );
+      session.close();
+      await archive?.close();
+      const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
+      if (opts.json)
+        writeJsonResult({
+          subcommand: "cleanup",
+          redis: target.where,
+          topology: target.kind,
+          exitCode,
+          ...result,
+        });
+      else {
+        const mode = `${target.kind}, ${result.executed ? "executed" : "dry run: nothing deleted"}, side ${result.side}`;
+        process.stdout.write(renderSummary(result, target.where, mode, process.stdout));
+      }
+      process.exitCode = exitCode;
+    } finally {
+      session.close();
+      await archive?.close().catch(() => undefined);
+      await target?.close();
+    }
+  });
+  return cmd;
+}

@@ -1,0 +1,76 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { UsageError } from "../errors.js";
+import type { HashBytes } from "./hashFields.js";
+
+/**
+ * One deleted hash in an archive file (JSON lines): key and every field as base64, so
+ * any bytes survive, and the remaining TTL at deletion (-1: none).
+ */
+export interface ArchiveRecord {
+  key: string;
+  fields: [string, string][];
+  pttlMs: number;
+  archivedAt: string;
+  /** Human-readable key, for grep. */
+  display: string;
+}
+
+export function toArchiveRecord(
+  key: Buffer,
+  fields: HashBytes,
+  pttlMs: number,
+  display: string,
+): ArchiveRecord {
+  return {
+    key: key.toString("base64"),
+    fields: [...fields].map(([f, v]) => [
+      Buffer.from(f, "latin1").toString("base64"),
+      v.toString("base64"),
+    ]),
+    pttlMs,
+    archivedAt: new Date().toISOString(),
+    display,
+  };
+}
+
+export interface ArchivedHash {
+  key: Buffer;
+  pairs: Buffer[];
+  /** Absolute expiry (unix ms) the key had when archived; 0: none. */
+  expireAtMs: number;
+}
+
+/** Read an archive back, line by line (flat memory); a malformed line is a usage error. */
+export async function* readArchive(path: string): AsyncGenerator<ArchivedHash> {
+  const stream = createReadStream(path);
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", (err) =>
+      reject(
+        new UsageError(
+          `cannot read archive ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+        ),
+      ),
+    );
+  });
+  await opened;
+  let line = 0;
+  for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
+    line++;
+    if (text.trim() === "") continue;
+    let r: ArchiveRecord;
+    try {
+      r = JSON.parse(text) as ArchiveRecord;
+      if (typeof r.key !== "string" || !Array.isArray(r.fields) || typeof r.pttlMs !== "number")
+        throw new Error("shape");
+    } catch {
+      throw new UsageError(`archive ${path} line ${line} is not an archive record`);
+    }
+    yield {
+      key: Buffer.from(r.key, "base64"),
+      pairs: r.fields.flatMap(([f, v]) => [Buffer.from(f, "base64"), Buffer.from(v, "base64")]),
+      expireAtMs: r.pttlMs > 0 ? Date.parse(r.archivedAt) + r.pttlMs : 0,
+    };
+  }
+}

@@ -1,0 +1,108 @@
+import { GuardRefusedError } from "../errors.js";
+import { runScan, type RunResult } from "../engine/runScan.js";
+import { sleep } from "../engine/time.js";
+import type { RedisTarget } from "../redis/target.js";
+import type { RunSettings } from "./backfill.js";
+import {
+  cleanupAtomic,
+  cleanupCluster,
+  RecreationWatch,
+  type CleanupSettings,
+} from "./cleanupBatch.js";
+import { cleanupRefusal, type GuardInput } from "./cleanupGuard.js";
+import { Tombstones } from "./tombstones.js";
+
+export interface CleanupOptions extends Omit<CleanupSettings, "tombstones"> {
+  force: boolean;
+  guard: Omit<GuardInput, "client" | "statePrefix" | "side">;
+}
+
+export interface CleanupResult extends RunResult {
+  side: "old" | "new";
+  executed: boolean;
+  /** The guard's refusal that --force overrode, if any. */
+  forcedPast: string | undefined;
+  clean: boolean;
+}
+
+/**
+ * Delete one side of each pair proven equal at that instant (dry run unless execute),
+ * and nothing else. With execute, refuses (exit 5) without a recent clean verify and the
+ * flag in the right position, unless forced. Stops (exit 5) when the application is still
+ * writing old keys: a deleted old key re-created as a partial hash.
+ */
+export async function cleanup(
+  target: RedisTarget,
+  o: CleanupOptions,
+  run: RunSettings,
+): Promise<CleanupResult> {
+  let forcedPast: string | undefined;
+  if (o.execute) {
+    const refusal = await cleanupRefusal({
+      ...o.guard,
+      client: target.client,
+      statePrefix: run.statePrefix,
+      side: o.side,
+    });
+    if (refusal && !o.force)
+      throw new GuardRefusedError(
+        `cleanup refused: ${refusal}; to override (and have it logged), add --force`,
+      );
+    if (refusal) {
+      forcedPast = refusal;
+      run.onEvent?.({
+        type: "log",
+        level: "warn",
+        message: `guard overridden by --force: ${refusal}`,
+      });
+    }
+  }
+  const watch = new RecreationWatch(target);
+  const settings: CleanupSettings = { ...o, tombstones: new Tombstones(target, run.statePrefix) };
+  const result = await runScan({
+    ...run,
+    target,
+    name: "cleanup",
+    scope: o.side === "old" ? "cleanup" : "cleanup-new",
+    definingOptions: {
+      subcommand: "cleanup",
+      oldPrefix: o.schema.oldPrefix,
+      newPrefix: o.schema.newPrefix,
+      side: o.side,
+      execute: o.execute,
+    },
+    passes: [
+      {
+        name: "main",
+        keyPrefix: o.schema.oldPrefix,
+        processBatch: target.isCluster
+          ? cleanupCluster(target, settings, watch)
+          : cleanupAtomic(target, settings, watch),
+      },
+    ],
+    lastResult: (r) => ({
+      ...r,
+      findings: undefined,
+      side: o.side,
+      executed: o.execute,
+      forcedPast,
+    }),
+  });
+  if (o.execute && o.side === "old") {
+    // The last batch's deletions get a moment for update_status to give itself away.
+    await sleep(500);
+    await watch.check();
+  }
+  const c = result.counts;
+  return {
+    ...result,
+    side: o.side,
+    executed: o.execute,
+    forcedPast,
+    clean:
+      (c.unmigratable ?? 0) === 0 &&
+      (c.differs ?? 0) === 0 &&
+      (c.newMissing ?? 0) === 0 &&
+      (c.newWrongType ?? 0) === 0,
+  };
+}

@@ -1,0 +1,47 @@
+import type { RedisTarget } from "../redis/target.js";
+
+const BUCKETS = 16;
+
+function bucketOf(key: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193) >>> 0;
+  return h % BUCKETS;
+}
+
+/**
+ * The record of old keys cleanup deleted, so a rollback (`backfill --reverse`) rebuilds
+ * exactly those and never invents old keys for jobs that only ever had a new key.
+ * Sets under the state prefix; on a Cluster spread over 16 sets (and so over nodes).
+ * Costs Redis memory: roughly the key name plus ~20 bytes per deleted job.
+ */
+export class Tombstones {
+  constructor(
+    private readonly target: RedisTarget,
+    private readonly statePrefix: string,
+  ) {}
+
+  /** The single set used on a single instance (compareAndDelete-n.lua adds to it itself). */
+  get singleKey(): string {
+    return `${this.statePrefix}cleanup:deleted`;
+  }
+
+  private keyFor(oldKey: Buffer): string {
+    return this.target.isCluster
+      ? `${this.statePrefix}cleanup:deleted:${bucketOf(oldKey)}`
+      : this.singleKey;
+  }
+
+  /** Record keys about to be deleted (before the delete: a crash leaves a harmless extra). */
+  async add(oldKeys: Buffer[]): Promise<void> {
+    const byKey = new Map<string, Buffer[]>();
+    for (const k of oldKeys) byKey.set(this.keyFor(k), [...(byKey.get(this.keyFor(k)) ?? []), k]);
+    await Promise.all([...byKey].map(([set, members]) => this.target.client.sadd(set, ...members)));
+  }
+
+  async has(oldKeys: Buffer[]): Promise<boolean[]> {
+    const r = await Promise.all(
+      oldKeys.map((k) => this.target.client.sismember(this.keyFor(k), k)),
+    );
+    return r.map((x) => x === 1);
+  }
+}
