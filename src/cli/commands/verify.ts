@@ -50,7 +50,8 @@ export function verifyCommand(): Command {
           recheckDelayMs: v.recheckDelay,
           repair: v.repair ? (v.dryRun ? "dry-run" : "yes") : "no",
           sink: report ? (r) => report.write(r) : undefined,
-          plan: (line) => process.stdout.write(`${line}\n`),
+          // With --json, stdout carries one JSON object: the plan goes to stderr.
+          plan: (line) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`),
         },
         session.settings,
       );
@@ -68,7 +69,8 @@ export function verifyCommand(): Command {
           exitCode,
           ...rest,
           divergences: divergencesOf(result),
-          unmigratable: findings.filter((f) => !f.data),
+          unmigratable: findings.filter((f) => !f.data && f.reason !== "repair_failed"),
+          repairFailed: findings.filter((f) => f.reason === "repair_failed"),
         });
       } else {
         process.stdout.write(

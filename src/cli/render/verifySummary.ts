@@ -47,7 +47,11 @@ export function renderVerifySummary(
 ): string {
   const style = styleFor(stream);
   const c = result.counts;
-  const verdict = result.clean ? style.green("CLEAN") : style.red("NOT CLEAN");
+  const verdict = !result.clean
+    ? style.red("NOT CLEAN")
+    : (c.unmigratable ?? 0) > 0
+      ? style.yellow("CLEAN (no divergence), but unmigratable old keys were found")
+      : style.green("CLEAN");
   const lines = [
     `verify completed (run ${result.runId}${result.resumed ? ", resumed" : ""}) on ${where} [${topology}], scope ${result.scope}, in ${formatDuration(result.durationMs / 1000)}: ${verdict}`,
   ];
