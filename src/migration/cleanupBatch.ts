@@ -163,14 +163,9 @@ export function cleanupAtomic(
 }
 
 async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<JobDump[]> {
-  const byNode = new Map<Redis, number[]>();
-  keys.forEach((k, i) => {
-    const n = target.nodeForKey(k);
-    byNode.set(n, [...(byNode.get(n) ?? []), i]);
-  });
   const out = new Array<JobDump>(keys.length);
   await Promise.all(
-    [...byNode].map(async ([n, idx]) =>
+    [...target.groupByNode(keys)].map(async ([n, idx]) =>
       (
         await dumpJobs(
           n,

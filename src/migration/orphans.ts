@@ -4,6 +4,7 @@ import type { KeySchema } from "./keySchema.js";
 import type { Divergence } from "./pairDiff.js";
 import { recheck } from "./recheck.js";
 import { inSample } from "./sampling.js";
+import { workspacesOf } from "./verifyCompare.js";
 import { add, settleDivergences, type VerifySettings } from "./verifyPairs.js";
 
 /** The old key a new job key belongs to, or undefined for a key of another shape. */
@@ -30,48 +31,52 @@ export function findOrphans(
   schema: KeySchema,
   s: VerifySettings,
 ): ProcessBatch {
-  const client = target.client;
-  const isOrphan = async (
-    newKey: Buffer,
-    owner: { oldKey: Buffer; workspaceId: Buffer },
-  ): Promise<Divergence | undefined> => {
-    const ws = await client.hgetBuffer(owner.oldKey, "workspace_id").catch(() => null);
-    if (ws && ws.equals(owner.workspaceId)) return undefined;
-    return {
-      oldKey: owner.oldKey,
-      newKey,
-      kinds: ["orphan"],
-      differs: [],
-      missing: [],
-      extra: [],
-      oldTtlMs: -2,
-      newTtlMs: -2,
-    };
+  // A new key is an orphan unless its old key names its workspace; one script per node.
+  type Owned = { newKey: Buffer; oldKey: Buffer; workspaceId: Buffer };
+  const orphansAmong = async (pairs: Owned[]): Promise<(Divergence | undefined)[]> => {
+    const ws = await workspacesOf(
+      target,
+      pairs.map((p) => p.oldKey),
+    );
+    return pairs.map((p, i) =>
+      ws[i]?.equals(p.workspaceId)
+        ? undefined
+        : {
+            oldKey: p.oldKey,
+            newKey: p.newKey,
+            kinds: ["orphan"],
+            differs: [],
+            missing: [],
+            extra: [],
+            oldTtlMs: -2,
+            newTtlMs: -2,
+          },
+    );
   };
   return async (keys) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
-    const suspects: Divergence[] = [];
-    await Promise.all(
-      keys.map(async (newKey) => {
-        const owner = oldKeyOf(schema, newKey);
-        if (!owner) return add(out, "newForeign");
-        if (!inSample(owner.oldKey, s.sampleFraction)) return add(out, "outOfSample");
-        if (s.compare.workspaces && !s.compare.workspaces.has(owner.workspaceId.toString("latin1")))
-          return add(out, "outOfScope");
-        add(out, "newChecked");
-        const d = await isOrphan(newKey, owner);
-        if (d) suspects.push(d);
-      }),
-    );
+    const pairs: { newKey: Buffer; oldKey: Buffer; workspaceId: Buffer }[] = [];
+    for (const newKey of keys) {
+      const owner = oldKeyOf(schema, newKey);
+      if (!owner) add(out, "newForeign");
+      else if (!inSample(owner.oldKey, s.sampleFraction)) add(out, "outOfSample");
+      else if (
+        s.compare.workspaces &&
+        !s.compare.workspaces.has(owner.workspaceId.toString("latin1"))
+      )
+        add(out, "outOfScope");
+      else pairs.push({ newKey, ...owner });
+    }
+    add(out, "newChecked", pairs.length);
+    const suspects = (await orphansAmong(pairs)).filter((d): d is Divergence => d !== undefined);
     if (suspects.length === 0) return out;
     const decided = await recheck(suspects, s.recheck, (ds) =>
-      Promise.all(
-        ds.map((d) =>
-          isOrphan(d.newKey, {
-            oldKey: d.oldKey,
-            workspaceId: oldKeyOf(schema, d.newKey)!.workspaceId,
-          }),
-        ),
+      orphansAmong(
+        ds.map((d) => ({
+          newKey: d.newKey,
+          oldKey: d.oldKey,
+          workspaceId: oldKeyOf(schema, d.newKey)!.workspaceId,
+        })),
       ),
     );
     await settleDivergences(target, s, out, decided);

@@ -84,16 +84,9 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
 
 /** readHashes-0.lua on each node owning some of the keys; results in the keys' order. */
 export async function readStates(target: RedisTarget, keys: Buffer[]): Promise<KeyState[]> {
-  const byNode = new Map<Redis, number[]>();
-  keys.forEach((k, i) => {
-    const node = target.nodeForKey(k);
-    const list = byNode.get(node);
-    if (list) list.push(i);
-    else byNode.set(node, [i]);
-  });
   const out: KeyState[] = new Array<KeyState>(keys.length);
   await Promise.all(
-    [...byNode].map(async ([node, idx]) => {
+    [...target.groupByNode(keys)].map(async ([node, idx]) => {
       const flat = await node.readHashesBuffer(...idx.map((i) => keys[i]!));
       let at = 0;
       for (const i of idx) {
@@ -113,6 +106,21 @@ export async function readStates(target: RedisTarget, keys: Buffer[]): Promise<K
  * the other (old, then new). A pair caught between the application's two writes can
  * look divergent; the recheck rounds tell those apart.
  */
+/** workspaceOf-0.lua on each node owning some of the keys; results in the keys' order. */
+export async function workspacesOf(
+  target: RedisTarget,
+  keys: Buffer[],
+): Promise<(Buffer | null)[]> {
+  const out = new Array<Buffer | null>(keys.length).fill(null);
+  await Promise.all(
+    [...target.groupByNode(keys)].map(async ([node, idx]) => {
+      const ws = await node.workspaceOfBuffer(...idx.map((i) => keys[i]!));
+      idx.forEach((i, j) => (out[i] = ws[j] ?? null));
+    }),
+  );
+  return out;
+}
+
 export function clusterComparer(target: RedisTarget, o: CompareOptions): Comparer {
   return async (oldKeys) => {
     const olds = await readStates(target, oldKeys);

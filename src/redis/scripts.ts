@@ -14,6 +14,7 @@ const SCRIPTS = {
   replaceIfUnchanged: "replaceIfUnchanged-1.lua",
   verifyPairs: "verifyPairs-n.lua",
   readHashes: "readHashes-0.lua",
+  workspaceOf: "workspaceOf-0.lua",
   repairPair: "repairPair-2.lua",
   compareAndDelete: "compareAndDelete-n.lua",
   deleteIfUnchanged: "deleteIfUnchanged-0.lua",
@@ -37,6 +38,7 @@ declare module "ioredis" {
       ...args: Arg[]
     ): Result<[Buffer, (Buffer | number)[]], Context>;
     readHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
+    workspaceOfBuffer(...keys: Arg[]): Result<(Buffer | null)[], Context>;
     repairPair(oldKey: Arg, newKey: Arg): Result<number, Context>;
     compareAndDelete(numKeys: number, ...args: Arg[]): Result<string, Context>;
     deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;

@@ -78,6 +78,18 @@ export class RedisTarget {
     return node;
   }
 
+  /** Indexes of `keys` grouped by the master serving each (one group on a single instance). */
+  groupByNode(keys: Buffer[]): Map<Redis, number[]> {
+    const groups = new Map<Redis, number[]>();
+    keys.forEach((k, i) => {
+      const node = this.nodeForKey(k);
+      const list = groups.get(node);
+      if (list) list.push(i);
+      else groups.set(node, [i]);
+    });
+    return groups;
+  }
+
   private byAddress: Map<string, Redis> | undefined;
 
   private nodesByAddress(): Map<string, Redis> {

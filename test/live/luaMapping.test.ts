@@ -90,9 +90,17 @@ describe("copyIfAbsent-n.lua and mapOldKey", () => {
     newPrefix: `${p}c${i}:ai:job:`,
   });
 
+  // A full SCAN: one step with a large COUNT misses keys once the shared server is big.
   async function keysUnder(prefix: string): Promise<Buffer[]> {
     const glob = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
-    return (await redis.scanBuffer("0", "MATCH", glob, "COUNT", 10_000))[1];
+    const found: Buffer[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scanBuffer(cursor, "MATCH", glob, "COUNT", 10_000);
+      found.push(...keys);
+      cursor = next.toString();
+    } while (cursor !== "0");
+    return found;
   }
 
   it.each([false, true])(

@@ -37,16 +37,31 @@ local function pushList(list)
   end
 end
 
+-- The value of one field in a flat HGETALL reply (job hashes have about ten fields).
+local function field(flat, name)
+  for j = 1, #flat, 2 do
+    if flat[j] == name then
+      return flat[j + 1]
+    end
+  end
+  return nil
+end
+
 for i, oldKey in ipairs(KEYS) do
   local code
-  local fields = redis.pcall("HMGET", oldKey, "workspace_id", "job_id")
-  if fields["err"] then
+  -- One HGETALL per key does it all: the fields that decide the new key come from it,
+  -- a wrong type shows as an error, a missing key as an empty reply (hashes are never
+  -- empty). This keeps the script as cheap as a bare compare.
+  local old = redis.pcall("HGETALL", oldKey)
+  if old["err"] then
     code = "T"
+  elseif #old == 0 then
+    code = "V"
   else
-    local ws, jobId = fields[1], fields[2]
+    local ws, jobId = field(old, "workspace_id"), field(old, "job_id")
     local suffix = string.sub(oldKey, skip + 1)
     if not ws then
-      code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
+      code = "W"
     elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
       code = "I"
     elseif not jobId or jobId == "" then
@@ -57,12 +72,16 @@ for i, oldKey in ipairs(KEYS) do
       code = "S"
     else
       local newKey = newPrefix .. ws .. ":" .. suffix
-      local newType = redis.call("TYPE", newKey)["ok"]
+      local new = redis.pcall("HGETALL", newKey)
+      local newType = "hash"
+      if new["err"] then
+        newType = redis.call("TYPE", newKey)["ok"]
+      elseif #new == 0 then
+        newType = "none"
+      end
       local oldTtl, newTtl = redis.call("PTTL", oldKey), redis.call("PTTL", newKey)
       local differs, missing, extra = {}, {}, {}
       if newType == "hash" then
-        local old = redis.call("HGETALL", oldKey)
-        local new = redis.call("HGETALL", newKey)
         local newMap = {}
         for j = 1, #new, 2 do
           newMap[new[j]] = new[j + 1]
