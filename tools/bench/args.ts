@@ -7,7 +7,12 @@ export interface BenchArgs {
   batchSize: number;
   oneKeySeconds: number;
   rssCurve: boolean;
+  /** Operations to measure, in run order. */
+  only: Operation[];
 }
+
+export const OPERATIONS = ["backfill", "verify"] as const;
+export type Operation = (typeof OPERATIONS)[number];
 
 const USAGE = `usage: node dist/tools/bench/run.js [options]
   --keys N            old job hashes to seed on the single instance (default 1000000)
@@ -15,7 +20,8 @@ const USAGE = `usage: node dist/tools/bench/run.js [options]
   --cluster-keys N    old job hashes to seed on the cluster (default 200000)
   --batch-size N      SCAN COUNT for every method, passed through to the tool (default 500, as the tool)
   --one-key-seconds S time cap for the one-key-at-a-time baseline (default 15)
-  --rss-curve         also run the tool at N/4, N/2 and N on fresh servers and print peak RSS`;
+  --only OPS          comma-separated operations to measure: backfill, verify (default: all)
+  --rss-curve         also run the tool's backfill at N/4, N/2 and N on fresh servers and print peak RSS`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -24,6 +30,19 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
     throw new Error(`--${name} must be a positive integer, got "${raw}"\n${USAGE}`);
   }
   return n;
+}
+
+function operations(raw: string | undefined): Operation[] {
+  if (raw === undefined) return [...OPERATIONS];
+  const asked = raw.split(",").map((s) => s.trim());
+  const bad = asked.find((op) => !(OPERATIONS as readonly string[]).includes(op));
+  if (bad !== undefined || asked.length === 0) {
+    throw new Error(
+      `--only takes ${OPERATIONS.join(", ")} (comma-separated), got "${raw}"\n${USAGE}`,
+    );
+  }
+  // Always in the canonical order: verify reads the old keys backfill leaves untouched.
+  return OPERATIONS.filter((op) => asked.includes(op));
 }
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
@@ -37,6 +56,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       "batch-size": { type: "string" },
       "one-key-seconds": { type: "string" },
       "rss-curve": { type: "boolean", default: false },
+      only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -51,5 +71,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     batchSize: positiveInt("batch-size", values["batch-size"], 500),
     oneKeySeconds: positiveInt("one-key-seconds", values["one-key-seconds"], 15),
     rssCurve: values["rss-curve"] ?? false,
+    only: operations(values.only),
   };
 }

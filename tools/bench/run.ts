@@ -2,16 +2,18 @@ import os from "node:os";
 import { startRedisCluster, startRedisServer } from "../redisProcess.js";
 import { parseBenchArgs, type BenchArgs } from "./args.js";
 import { benchBackfill, rssCurve, type RssPoint } from "./backfill/index.js";
+import { benchVerify } from "./verify/index.js";
 import { installSignalHandlers, runCleanups, using } from "./lifecycle.js";
 import { analyse, printReport, printRssCurve, writeJson, type OperationReport } from "./report.js";
 import { seedJobs, type SeedResult } from "./seed.js";
 import { clusterTarget, singleTarget, type Target } from "./target.js";
 
+/** Seeds once, then measures each asked operation on that same data, in order. */
 async function seedAndBench(
   target: Target,
   keys: number,
   args: BenchArgs,
-): Promise<OperationReport> {
+): Promise<OperationReport[]> {
   console.log(
     `\n[${target.kind}] seeding ${keys.toLocaleString("en-US")} old job hashes on ${target.masters.length} master(s)...`,
   );
@@ -20,13 +22,16 @@ async function seedAndBench(
     `  seeded in ${seed.seconds.toFixed(2)} s = ${Math.round(seed.keysPerSec).toLocaleString("en-US")} keys/s` +
       ` (${seed.withTtl} with TTL, ${seed.malformed} malformed)`,
   );
-  console.log(`[${target.kind}] backfill:`);
-  const methods = await benchBackfill(target, {
-    batchSize: args.batchSize,
-    oneKeySeconds: args.oneKeySeconds,
-    seeded: seed,
-  });
-  return analyse("backfill", target.kind, seed, args.batchSize, methods);
+  const opts = { batchSize: args.batchSize, oneKeySeconds: args.oneKeySeconds, seeded: seed };
+  const reports: OperationReport[] = [];
+  for (const op of args.only) {
+    console.log(`[${target.kind}] ${op}:`);
+    // Backfill deletes every copy it makes, so verify starts from the old keys alone.
+    const methods =
+      op === "backfill" ? await benchBackfill(target, opts) : await benchVerify(target, opts);
+    reports.push(analyse(op, target.kind, seed, args.batchSize, methods));
+  }
+  return reports;
 }
 
 async function main(): Promise<void> {
@@ -46,7 +51,7 @@ async function main(): Promise<void> {
       try {
         const info = await target.conns[0]!.info("server");
         redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? redisVersion;
-        reports.push(await seedAndBench(target, args.keys, args));
+        reports.push(...(await seedAndBench(target, args.keys, args)));
       } finally {
         await target.close();
       }
@@ -59,7 +64,7 @@ async function main(): Promise<void> {
       async (cl) => {
         const target = await clusterTarget(cl.url, cl.nodes[0]!);
         try {
-          reports.push(await seedAndBench(target, args.clusterKeys, args));
+          reports.push(...(await seedAndBench(target, args.clusterKeys, args)));
         } finally {
           await target.close();
         }
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   for (const r of reports) printReport(r);
   if (curve) printRssCurve(curve);
   const fails = reports.flatMap((r) =>
-    r.targets.filter((t) => t.pass === false).map((t) => `${r.kind}: ${t.name}`),
+    r.targets.filter((t) => t.pass === false).map((t) => `${r.operation} ${r.kind}: ${t.name}`),
   );
   if (fails.length > 0)
     console.log(`\nFAIL: ${fails.length} target(s) missed: ${fails.join(", ")}`);

@@ -10,7 +10,23 @@ export interface ToolRun {
   seconds: number;
   json: Record<string, unknown> | null;
   rss: RssInfo;
+  /** utime + stime of the child from its last /proc sample (up to 50 ms short). */
+  cpuSeconds: number | null;
   error?: string;
+}
+
+// USER_HZ: 100 on every Linux ABI node runs on; /proc/<pid>/stat counts CPU in these ticks.
+const TICKS_PER_SECOND = 100;
+
+function readProcCpuTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the ")" closing comm: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return null; // already exited, or not Linux
+  }
 }
 
 function readProcKb(pid: number): { rss: number; hwm: number } | null {
@@ -51,6 +67,7 @@ export async function runTool(args: string[]): Promise<ToolRun> {
       seconds: 0,
       json: null,
       rss: noRss,
+      cpuSeconds: null,
       error: `CLI not found at ${CLI_PATH}`,
     };
   }
@@ -73,12 +90,15 @@ export async function runTool(args: string[]): Promise<ToolRun> {
   child.stderr.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   let maxRssKb = 0;
   let hwmKb = 0;
+  let cpuTicks: number | null = null;
   const sample = () => {
     const s = child.pid === undefined ? null : readProcKb(child.pid);
     if (s) {
       maxRssKb = Math.max(maxRssKb, s.rss);
       hwmKb = Math.max(hwmKb, s.hwm);
     }
+    const t = child.pid === undefined ? null : readProcCpuTicks(child.pid);
+    if (t !== null) cpuTicks = Math.max(cpuTicks ?? 0, t);
   };
   const timer = setInterval(sample, 50);
   const exitCode = await new Promise<number | null>((resolve) => {
@@ -99,6 +119,7 @@ export async function runTool(args: string[]): Promise<ToolRun> {
     sampledMb: maxRssKb > 0 ? maxRssKb / 1024 : null,
     hwmMb: hwmKb > 0 ? hwmKb / 1024 : null,
   };
+  const cpuSeconds = cpuTicks === null ? null : cpuTicks / TICKS_PER_SECOND;
   // The most telling stderr line: the first that names an error, else the last one.
   const lines = stderr
     .split("\n")
@@ -107,7 +128,7 @@ export async function runTool(args: string[]): Promise<ToolRun> {
   const lastErr = (lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? "").slice(0, 300);
   // Exit 1 means "problems found" (e.g. the malformed 1%), still a complete run.
   if ((exitCode === 0 || exitCode === 1) && json !== null) {
-    return { ok: true, exitCode, seconds, json, rss };
+    return { ok: true, exitCode, seconds, json, rss, cpuSeconds };
   }
   const why = json === null ? "no JSON on stdout" : "non-zero exit";
   return {
@@ -116,6 +137,7 @@ export async function runTool(args: string[]): Promise<ToolRun> {
     seconds,
     json,
     rss,
+    cpuSeconds,
     error: `exit ${exitCode}, ${why}: ${lastErr || stdout.slice(0, 300)}`,
   };
 }

@@ -23,6 +23,14 @@ export interface MethodResult {
   note?: string;
   /** Machine-wide CPU busy % while the method ran: noise indicator (see hostCpu.ts). */
   hostCpuPct?: number | null;
+  /** CPU of the client doing the work (the bench process, or the tool's child), % of one core. */
+  clientCpuPct?: number | null;
+  /** CPU of redis-server (summed over masters), % of one core: with clientCpuPct, where time goes. */
+  redisCpuPct?: number | null;
+  /** verify: pairs found different (0 expected: every pair was copied just before). */
+  divergent?: number | null;
+  /** Other runs of the same method worth reporting beside it (e.g. the tool with --orphans). */
+  variants?: Record<string, MethodResult>;
   rss?: RssInfo;
   counters?: Record<string, unknown>;
 }

@@ -1,12 +1,6 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
 import { verify, type VerifyResult } from "../../migration/verify.js";
-import {
-  buildVerifyMetrics,
-  checkTextfilePath,
-  pushToGateway,
-  writeTextfile,
-} from "../../verify/metrics.js";
 import { ReportWriter } from "../../verify/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
@@ -26,7 +20,8 @@ export function verifyCommand(): Command {
     const opts = parseOptions(commonSchema, raw);
     const v = parseOptions(verifySchema, raw);
     // Opened first: a report path that cannot be written is bad input, before any work.
-    if (v.metricsFile) await checkTextfilePath(v.metricsFile);
+    if (v.metricsFile)
+      await (await import("../../verify/metrics.js")).checkTextfilePath(v.metricsFile);
     const report = v.report ? await ReportWriter.open(v.report) : undefined;
     const session = runSession("verify", opts, [
       "checked",
@@ -93,6 +88,9 @@ async function publishMetrics(
   gateway: string | undefined,
 ): Promise<void> {
   if (!file && !gateway) return;
+  // prom-client is loaded only when metrics are asked for: it is most of start-up time.
+  const { buildVerifyMetrics, pushToGateway, writeTextfile } =
+    await import("../../verify/metrics.js");
   const registry = buildVerifyMetrics({
     runId: result.runId,
     scope: result.scope,

@@ -1,10 +1,10 @@
 import { startRedisServer } from "../../redisProcess.js";
-import { busyPercent, hostCpu } from "../hostCpu.js";
 import { dropPrefix } from "../keyspace.js";
 import { using } from "../lifecycle.js";
 import { seedJobs, type SeedResult } from "../seed.js";
 import { singleTarget, type Target } from "../target.js";
 import type { MethodCtx, MethodId, MethodResult } from "../types.js";
+import { withUsage } from "../usage.js";
 import { oneKeyBackfill } from "./oneKey.js";
 import { pipelinedBackfill } from "./pipelined.js";
 import { serverSideBackfill } from "./serverSide.js";
@@ -96,9 +96,7 @@ export async function benchBackfill(
       oneKeySeconds: opts.oneKeySeconds,
     };
     process.stdout.write(`  ${method.padEnd(12)} ... `);
-    const cpu0 = hostCpu();
-    const r = await measure(method, ctx, opts);
-    r.hostCpuPct = busyPercent(cpu0, hostCpu());
+    const r = await withUsage(target, () => measure(method, ctx, opts));
     if (r.status !== "n/a") r.copies = await dropPrefix(target, PREFIX[method]);
     if (method === "tool") await dropPrefix(target, TOOL_STATE_PREFIX);
     const complete = method !== "one-key" && r.status === "ok";

@@ -1,5 +1,6 @@
 import { OLD_PREFIX } from "../jobData.js";
 import { scanBatches } from "../keyspace.js";
+import { pingRttUs } from "../rtt.js";
 import type { MethodCtx } from "../types.js";
 
 /**
@@ -8,11 +9,7 @@ import type { MethodCtx } from "../types.js";
  */
 export async function oneKeyBackfill(ctx: MethodCtx) {
   const { target, batchSize, newPrefix } = ctx;
-  // Its rate is bound by round-trip time, which on a VM varies a lot with how idle the
-  // CPUs are (wake-up latency): report it next to the rate.
-  const p0 = performance.now();
-  for (let i = 0; i < 1000; i++) await target.conns[0]!.ping();
-  const rttUs = performance.now() - p0; // total ms over 1000 pings == mean µs per ping
+  const rttUs = await pingRttUs(target.conns[0]!);
   const t0 = performance.now();
   const deadline = t0 + ctx.oneKeySeconds * 1000;
   let keys = 0;

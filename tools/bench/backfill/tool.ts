@@ -36,6 +36,8 @@ export async function toolBackfill(
     seconds: run.seconds,
     keysPerSec: run.ok && run.seconds > 0 ? scanned / run.seconds : null,
     rss: run.rss,
+    clientCpuPct:
+      run.cpuSeconds === null || run.seconds <= 0 ? null : (100 * run.cpuSeconds) / run.seconds,
     ...(counters ? { counters } : {}),
     ...(run.ok ? { note: `exit ${run.exitCode}${own}` } : { note: `TOOL FAILED: ${run.error}` }),
   };
