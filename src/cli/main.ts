@@ -3,6 +3,7 @@ import { config as loadDotenv } from "dotenv";
 import { toolVersion } from "../version.js";
 import { backfillCommand } from "./commands/backfill.js";
 import { cleanupCommand } from "./commands/cleanup.js";
+import { flagCommand } from "./commands/flag.js";
 import { restoreCommand } from "./commands/restore.js";
 import { verifyCommand } from "./commands/verify.js";
 import { errorLine, exitCodeFor } from "./exit.js";
@@ -23,10 +24,12 @@ export function buildProgram(): Command {
       "Move Redis job hashes from ai:jobs:{job_id} to ai:job:{workspace_id}:{job_id}, safely and resumably.",
     )
     .version(toolVersion(), "-V, --version")
+    .enablePositionalOptions()
     .addCommand(backfillCommand())
     .addCommand(verifyCommand())
     .addCommand(cleanupCommand())
-    .addCommand(restoreCommand());
+    .addCommand(restoreCommand())
+    .addCommand(flagCommand());
   return strict(program);
 }
 

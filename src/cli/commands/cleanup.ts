@@ -4,12 +4,10 @@ import { ExitCode } from "../../errors.js";
 import { cleanup } from "../../migration/cleanup.js";
 import { ReportWriter } from "../../verify/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { parseDuration } from "../duration.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { renderSummary } from "../render/runSummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
-
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const cleanupSchema = z.object({
   execute: z.boolean().optional(),
@@ -17,17 +15,7 @@ const cleanupSchema = z.object({
   side: z.enum(["old", "new"]),
   archive: z.string().min(1).optional(),
   flagKey: z.string().min(1).optional(),
-  maxVerifyAge: z.string().transform((s, ctx) => {
-    const m = DURATION.exec(s);
-    if (!m) {
-      ctx.addIssue({
-        code: "custom",
-        message: `--max-verify-age must be a duration like 30m, 24h, 2d (got "${s}")`,
-      });
-      return z.NEVER;
-    }
-    return Number(m[1]) * UNIT[m[2]!]!;
-  }),
+  maxVerifyAge: z.string(),
 });
 
 export function cleanupCommand(): Command {
@@ -65,6 +53,7 @@ export function cleanupCommand(): Command {
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const c = parseOptions(cleanupSchema, raw);
+    const maxVerifyAgeMs = parseDuration("--max-verify-age", c.maxVerifyAge);
     const archive = c.archive && c.execute ? await ReportWriter.open(c.archive) : undefined;
     const session = runSession("cleanup", opts, [
       "deleted",
@@ -85,7 +74,7 @@ export function cleanupCommand(): Command {
           force: Boolean(c.force),
           archive: archive ? (r) => archive.write(r) : undefined,
           guard: {
-            maxVerifyAgeMs: c.maxVerifyAge,
+            maxVerifyAgeMs,
             envFlag: process.env.AI_JOBS_NEW_SCHEMA,
             flagKey: c.flagKey,
           },

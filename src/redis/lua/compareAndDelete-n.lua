@@ -23,18 +23,48 @@ local oldPrefix, newPrefix, side, execute = ARGV[1], ARGV[2], ARGV[3], ARGV[4] =
 local tombstones = ARGV[5]
 local skip = #oldPrefix
 local out = {}
+
+local function field(flat, name)
+  for j = 1, #flat, 2 do
+    if flat[j] == name then
+      return flat[j + 1]
+    end
+  end
+  return nil
+end
+
+-- Same fields, same bytes (field order aside).
+local function same(a, b)
+  if #a ~= #b then
+    return false
+  end
+  local map = {}
+  for j = 1, #b, 2 do
+    map[b[j]] = b[j + 1]
+  end
+  for j = 1, #a, 2 do
+    if map[a[j]] ~= a[j + 1] then
+      return false
+    end
+  end
+  return true
+end
+
 for i, oldKey in ipairs(KEYS) do
   local code
-  local f = redis.pcall("HMGET", oldKey, "workspace_id", "job_id", "status")
-  if f["err"] then
+  -- One HGETALL per key: a wrong type is an error, a missing key an empty reply.
+  local old = redis.pcall("HGETALL", oldKey)
+  if old["err"] then
     code = "T"
+  elseif #old == 0 then
+    code = "V"
   else
-    local ws, jobId, status = f[1], f[2], f[3]
+    local ws, jobId = field(old, "workspace_id"), field(old, "job_id")
     local suffix = string.sub(oldKey, skip + 1)
-    if not ws and not jobId and status then
+    if not ws and not jobId and field(old, "status") then
       code = "P"
     elseif not ws then
-      code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
+      code = "W"
     elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
       code = "I"
     elseif not jobId or jobId == "" then
@@ -43,29 +73,21 @@ for i, oldKey in ipairs(KEYS) do
       code = "M"
     else
       local newKey = newPrefix .. ws .. ":" .. suffix
-      local newType = redis.call("TYPE", newKey)["ok"]
+      local victim = side == "new" and newKey or oldKey
+      local new = redis.pcall("HGETALL", newKey)
       local expected = ARGV[5 + i]
-      if newType == "none" then
-        code = "N"
-      elseif newType ~= "hash" then
+      if new["err"] then
         code = "Y"
-      elseif expected and expected ~= "" and redis.call("DUMP", side == "new" and newKey or oldKey) ~= expected then
+      elseif #new == 0 then
+        code = "N"
+      elseif expected and expected ~= "" and redis.call("DUMP", victim) ~= expected then
         code = "C"
+      elseif not same(old, new) then
+        code = "X"
       else
-        local old = redis.call("HGETALL", oldKey)
         code = "D"
-        if redis.call("HLEN", newKey) * 2 ~= #old then
-          code = "X"
-        else
-          for j = 1, #old, 2 do
-            if redis.call("HGET", newKey, old[j]) ~= old[j + 1] then
-              code = "X"
-              break
-            end
-          end
-        end
-        if code == "D" and execute then
-          redis.call("UNLINK", side == "new" and newKey or oldKey)
+        if execute then
+          redis.call("UNLINK", victim)
           if side ~= "new" and tombstones ~= "" then
             redis.call("SADD", tombstones, oldKey)
           end
