@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { RunEventListener } from "../engine/events.js";
+import { stateKeys } from "../engine/stateKeys.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { RedisTarget } from "../redis/target.js";
 import { copyAtomic } from "./copyAtomic.js";
@@ -98,5 +99,10 @@ export async function reverseBackfill(
       },
     ],
   });
+  // The rollback rebuilt old keys an unfinished cleanup had already walked past: its
+  // checkpoint must not be resumed, or the next cleanup would skip them.
+  const cleanupCheckpoint = stateKeys(run.statePrefix, "cleanup").checkpoint;
+  if ((await target.client.hget(cleanupCheckpoint, "status")) !== "completed")
+    await target.client.del(cleanupCheckpoint);
   return { ...result, mode: "reverse", clean: (result.counts.conflict ?? 0) === 0 };
 }

@@ -63,7 +63,9 @@ export async function cleanup(
     ...run,
     target,
     name: "cleanup",
-    scope: o.side === "old" ? "cleanup" : "cleanup-new",
+    // A dry run has its own checkpoint: an --execute run must never resume past keys
+    // that a dry run only looked at.
+    scope: `${o.side === "old" ? "cleanup" : "cleanup-new"}${o.execute ? "" : "-dry-run"}`,
     definingOptions: {
       subcommand: "cleanup",
       oldPrefix: o.schema.oldPrefix,

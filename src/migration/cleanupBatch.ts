@@ -52,7 +52,7 @@ function count(out: BatchOutcome, key: Buffer, code: string, execute: boolean): 
   const reason = UNMIGRATABLE[code];
   if (reason) return tally(out, key, reason);
   add(out, OUTCOME[code] ?? "unknown");
-  if (code === "X" || code === "N" || code === "Y")
+  if (code === "X" || code === "N" || code === "Y" || code === "C")
     out.findings.push({ key: displayBytes(key), reason: `kept: ${OUTCOME[code]}` });
 }
 
@@ -191,13 +191,19 @@ export function cleanupCluster(
     await watch.check(node.id);
     const out: BatchOutcome = { counts: {}, findings: [] };
     const olds = await dumpJobs(node.client, keys);
+    // A partial hash at a key cleanup deleted was re-created by update_status; one that
+    // was there before cleanup is just an unmigratable key.
+    const isPartial = (o: JobDump) =>
+      o.type === "hash" && !o.workspaceId && !o.jobId && o.hasStatus;
+    const partial = keys.filter((_, i) => isPartial(olds[i]!));
+    const deletedBefore = await s.tombstones.has(partial);
+    const recreated = partial.find((_, i) => deletedBefore[i]);
+    if (recreated) throw oldWritesOn(recreated, "is a partial hash re-created by update_status");
     const pairs: { oldKey: Buffer; newKey: Buffer; old: JobDump }[] = [];
     keys.forEach((oldKey, i) => {
       const o = olds[i]!;
       if (o.type === "none") return count(out, oldKey, "V", s.execute);
       if (o.type !== "hash") return count(out, oldKey, "T", s.execute);
-      if (!o.workspaceId && !o.jobId && o.hasStatus)
-        throw oldWritesOn(oldKey, "is a partial hash re-created by update_status");
       const m = mapOldKey(s.schema, oldKey, o.workspaceId, o.jobId);
       if (!m.ok) return tally(out, oldKey, m.reason);
       pairs.push({ oldKey, newKey: m.newKey, old: o });

@@ -14,8 +14,9 @@
   Output: a string of n characters, one per key in KEYS order:
     "D" deleted (or, dry run, would be deleted)   "C" changed since archived (kept)
     "N" new key missing   "Y" new key not a hash   "X" pair differs (kept)
-    "P" partial old hash: no workspace_id nor job_id, but a status (the application
-        re-created it with update_status: its old-schema writes are still on)
+    "P" partial old hash (no workspace_id nor job_id, but a status) at a key cleanup
+        deleted: update_status re-created it, so old-schema writes are still on.
+        (A partial hash cleanup never deleted is unmigratable: "W".)
     "T" not a hash  "W" workspace_id missing  "I" invalid  "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
 ]]
@@ -61,7 +62,9 @@ for i, oldKey in ipairs(KEYS) do
   else
     local ws, jobId = field(old, "workspace_id"), field(old, "job_id")
     local suffix = string.sub(oldKey, skip + 1)
-    if not ws and not jobId and field(old, "status") then
+    if not ws and not jobId and field(old, "status") and tombstones ~= ""
+        and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
+      -- A partial hash at a key cleanup deleted: update_status re-created it.
       code = "P"
     elseif not ws then
       code = "W"
