@@ -3,7 +3,9 @@ import { config as loadDotenv } from "dotenv";
 import { toolVersion } from "../version.js";
 import { backfillCommand } from "./commands/backfill.js";
 import { cleanupCommand } from "./commands/cleanup.js";
+import { ctlCommand } from "./commands/ctl.js";
 import { flagCommand } from "./commands/flag.js";
+import { locksCommand } from "./commands/locks.js";
 import { restoreCommand } from "./commands/restore.js";
 import { verifyCommand } from "./commands/verify.js";
 import { errorLine, exitCodeFor } from "./exit.js";
@@ -29,7 +31,9 @@ export function buildProgram(): Command {
     .addCommand(verifyCommand())
     .addCommand(cleanupCommand())
     .addCommand(restoreCommand())
-    .addCommand(flagCommand());
+    .addCommand(flagCommand())
+    .addCommand(ctlCommand())
+    .addCommand(locksCommand());
   return strict(program);
 }
 

@@ -69,6 +69,41 @@ export function addCommonOptions(cmd: Command): Command {
         "seconds between progress lines when not on a terminal",
       ).default("10"),
     )
+    .addOption(
+      new Option(
+        "--target-batch-ms <ms>",
+        "adapt the batch size so a batch takes about this long",
+      ).env("JOBS_MIGRATE_TARGET_BATCH_MS"),
+    )
+    .addOption(
+      new Option("--max-latency <ms>", "pause while the server's PING round trip exceeds this").env(
+        "JOBS_MIGRATE_MAX_LATENCY_MS",
+      ),
+    )
+    .addOption(
+      new Option("--max-memory <pct>", "pause while used_memory exceeds this % of maxmemory").env(
+        "JOBS_MIGRATE_MAX_MEMORY_PCT",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--max-replica-lag <bytes>",
+        "pause while a replica is further behind than this",
+      ).env("JOBS_MIGRATE_MAX_REPLICA_LAG"),
+    )
+    .addOption(
+      new Option("--max-ops <n>", "pause while the server does more ops/s than this").env(
+        "JOBS_MIGRATE_MAX_OPS",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--max-pause <duration>",
+        "stop (exit 130, checkpoint saved) after pausing this long",
+      )
+        .env("JOBS_MIGRATE_MAX_PAUSE")
+        .default("1h"),
+    )
     .option("--restart", "discard the saved checkpoint and start from the beginning")
     .option("--json", "print the final result as JSON on stdout");
 }
@@ -85,6 +120,8 @@ const int = (name: string, min: number, max: number) =>
     }
     return n;
   });
+
+const optionalInt = (name: string, min: number, max: number) => int(name, min, max).optional();
 
 const prefix = (name: string) =>
   z
@@ -122,6 +159,12 @@ export const commonSchema = z
     lockTtl: int("--lock-ttl", 200, 3_600_000),
     sampleSize: int("--sample-size", 0, 10000),
     progressInterval: int("--progress-interval", 1, 86400),
+    targetBatchMs: optionalInt("--target-batch-ms", 1, 600_000),
+    maxLatency: optionalInt("--max-latency", 1, 600_000),
+    maxMemory: optionalInt("--max-memory", 1, 100),
+    maxReplicaLag: optionalInt("--max-replica-lag", 0, Number.MAX_SAFE_INTEGER),
+    maxOps: optionalInt("--max-ops", 1, 100_000_000),
+    maxPause: z.string(),
     restart: flag("--restart"),
     json: flag("--json"),
   })

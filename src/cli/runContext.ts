@@ -5,6 +5,7 @@ import type { RunSettings } from "../migration/backfill.js";
 import type { KeySchema } from "../migration/keySchema.js";
 import { toolVersion } from "../version.js";
 import type { CommonOptions } from "./options.js";
+import { parseDuration } from "./duration.js";
 import { createProgressView } from "./render/progressView.js";
 import { registerSecret } from "./secrets.js";
 import { stopOnSignals } from "./signals.js";
@@ -54,6 +55,14 @@ export function runSession(name: string, opts: CommonOptions, highlight: readonl
     version: toolVersion(),
     signal: stop.signal,
     onEvent: view.listener,
+    targetBatchMs: opts.targetBatchMs,
+    loadLimits: {
+      maxLatencyMs: opts.maxLatency,
+      maxMemoryPct: opts.maxMemory,
+      maxReplicaLagBytes: opts.maxReplicaLag,
+      maxOps: opts.maxOps,
+    },
+    maxPauseMs: parseDuration("--max-pause", opts.maxPause),
   };
   return {
     settings,

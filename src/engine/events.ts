@@ -12,6 +12,8 @@ export type RunEvent =
       etaSeconds: number | undefined;
       counts: Record<string, number>;
       throttled: boolean;
+      /** Why the run is waiting (a load guard or ctl pause), if it is. */
+      paused?: string | undefined;
       done: boolean;
     }
   | { type: "log"; level: "info" | "warn"; message: string };

@@ -28,7 +28,7 @@ export class ProgressTracker {
     return sum;
   }
 
-  emit(throttled: boolean): void {
+  emit(throttled: boolean, paused?: string): void {
     if (!this.listener) return;
     const processed = this.processed();
     const seconds = (Date.now() - this.startedAt) / 1000;
@@ -49,6 +49,7 @@ export class ProgressTracker {
           : undefined,
       counts: this.counts(),
       throttled,
+      paused,
       done,
     };
     this.listener(event);

@@ -14,6 +14,8 @@ import {
   type NodeProgress,
 } from "./checkpoint.js";
 import { estimateKeys } from "./estimate.js";
+import { LoadGuard } from "./loadGuard.js";
+import { Throttle } from "./throttle.js";
 import { ProgressTracker } from "./progressTracker.js";
 import { RateLimiter } from "./rateLimiter.js";
 import { describeOwner, RunLock } from "./runLock.js";
@@ -81,6 +83,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   const runId = resumable ? saved.runId : randomUUID().slice(0, 8);
   const lock = new RunLock(client, keys.lock, RunLock.ownerFor(runId), spec.lockTtlMs);
   await lock.acquire(spec.name);
+  // A ctl request addresses the run that was going when it was sent, not a new one.
+  await client.del(keys.control);
   if (lock.tookOverFrom)
     log("warn", `took over the lock of a dead run: ${describeOwner(lock.tookOverFrom)}`);
 
@@ -131,7 +135,22 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         `resuming ${spec.name} run ${runId} from its checkpoint (${tracker.processed()} keys already done)`,
       );
     const limiter = new RateLimiter(spec.rate);
-    const stop = (): boolean => Boolean(spec.signal?.aborted) || lock.lost || failure !== undefined;
+    const throttle = new Throttle({
+      client,
+      controlKey: keys.control,
+      guard: new LoadGuard(masters, spec.loadLimits ?? {}),
+      limiter,
+      batchSize: spec.batchSize,
+      targetBatchMs: spec.targetBatchMs,
+      maxPauseMs: spec.maxPauseMs ?? 3_600_000,
+      signal: spec.signal,
+      onEvent: spec.onEvent,
+    });
+    const stop = (): boolean =>
+      Boolean(spec.signal?.aborted) ||
+      lock.lost ||
+      failure !== undefined ||
+      throttle.expired !== undefined;
     for (const pass of spec.passes) {
       if (stop()) break;
       await Promise.all(
@@ -142,9 +161,9 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
             progressId: id,
             limiter,
             tracker,
+            throttle,
             stop,
             resumed: resumable,
-            batchSize: spec.batchSize,
             findingsCap: spec.findingsCap,
             signal: spec.signal,
           };
@@ -159,6 +178,12 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throw new LockHeldError(
         `lost the ${spec.name} lock (it expired or was released by force); stopped after the current batch`,
       );
+    if (throttle.expired !== undefined) {
+      await checkpoint.setStatus("interrupted");
+      throw new InterruptedError(
+        `paused longer than --max-pause (${throttle.expired}): checkpoint saved after ${tracker.processed()} keys; run the same command again to resume`,
+      );
+    }
     if (spec.signal?.aborted) {
       await checkpoint.setStatus("interrupted");
       throw new InterruptedError(

@@ -1,6 +1,7 @@
 import type { MasterNode, RedisTarget } from "../redis/target.js";
 import type { Finding } from "./checkpoint.js";
 import type { RunEventListener } from "./events.js";
+import type { LoadLimits } from "./loadGuard.js";
 
 export interface BatchContext {
   node: MasterNode;
@@ -44,6 +45,12 @@ export interface RunSpec {
   findingsCap: number;
   signal?: AbortSignal | undefined;
   onEvent?: RunEventListener | undefined;
+  /** Adapt the batch size so a batch takes about this long (ms). */
+  targetBatchMs?: number | undefined;
+  /** Server load limits that pause the run while exceeded. */
+  loadLimits?: LoadLimits | undefined;
+  /** A run paused longer than this stops with exit 130 (default: 1 hour). */
+  maxPauseMs?: number | undefined;
   /** What to store as the scope's last completed result (default: the RunResult). */
   lastResult?: ((result: RunResult) => Record<string, unknown>) | undefined;
 }

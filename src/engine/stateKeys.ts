@@ -6,9 +6,16 @@ export interface StateKeys {
   checkpoint: string;
   lock: string;
   lastResult: string;
+  /** Written by `jobs-migrate ctl` from any host: pause, resume, rate, batch size. */
+  control: string;
 }
 
 export function stateKeys(statePrefix: string, scope: string): StateKeys {
   const base = `${statePrefix}${scope}`;
-  return { checkpoint: `${base}:checkpoint`, lock: `${base}:lock`, lastResult: `${base}:last` };
+  return {
+    checkpoint: `${base}:checkpoint`,
+    lock: `${base}:lock`,
+    lastResult: `${base}:last`,
+    control: `${base}:control`,
+  };
 }

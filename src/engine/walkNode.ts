@@ -2,6 +2,7 @@ import type { MasterNode } from "../redis/target.js";
 import type { Checkpoint, NodeProgress } from "./checkpoint.js";
 import type { ProgressTracker } from "./progressTracker.js";
 import type { RateLimiter } from "./rateLimiter.js";
+import type { Throttle } from "./throttle.js";
 import type { PassSpec } from "./runSpec.js";
 import { globPrefix, scanStep, type ScanStep } from "./scanNode.js";
 
@@ -11,7 +12,7 @@ export interface WalkContext {
   progressId: string;
   limiter: RateLimiter;
   tracker: ProgressTracker;
-  batchSize: number;
+  throttle: Throttle;
   findingsCap: number;
   signal: AbortSignal | undefined;
   stop: () => boolean;
@@ -27,7 +28,7 @@ export async function walkNode(
 ): Promise<void> {
   const scanSpec = { match: globPrefix(pass.keyPrefix), type: pass.keyType };
   const scan = (cursor: string): Promise<ScanStep> => {
-    const p = scanStep(node.client, cursor, scanSpec, ctx.batchSize);
+    const p = scanStep(node.client, cursor, scanSpec, ctx.throttle.batchSize);
     p.catch(() => undefined); // awaited later; a prefetch abandoned on stop must not crash
     return p;
   };
@@ -37,13 +38,16 @@ export async function walkNode(
   // done, and saves go out in order on one connection, so the checkpoint never runs ahead.
   let saving: Promise<unknown> = Promise.resolve();
   while (pending && !ctx.stop()) {
+    if (!(await ctx.throttle.beforeBatch())) break;
     const step = await pending;
     const throttled = await ctx.limiter.take(step.keys.length, ctx.signal);
     if (ctx.stop()) break;
     // Prefetch the next SCAN so its round trip overlaps this batch's work.
     pending = step.cursor === "0" ? undefined : scan(step.cursor);
     if (step.keys.length > 0) {
+      const t0 = Date.now();
       const outcome = await pass.processBatch(step.keys, { node, recheck });
+      ctx.throttle.afterBatch(step.keys.length, Date.now() - t0);
       recheck = false;
       progress.counts.scanned = (progress.counts.scanned ?? 0) + step.keys.length;
       for (const [k, v] of Object.entries(outcome.counts)) {
@@ -58,7 +62,7 @@ export async function walkNode(
     progress.done = step.cursor === "0";
     await saving;
     saving = ctx.checkpoint.saveNode(ctx.progressId, progress);
-    ctx.tracker.emit(throttled);
+    ctx.tracker.emit(throttled, ctx.throttle.pausedFor);
   }
   await saving;
 }

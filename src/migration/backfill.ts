@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { RunEventListener } from "../engine/events.js";
+import type { LoadLimits } from "../engine/loadGuard.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -19,6 +20,9 @@ export interface RunSettings {
   version: string;
   signal?: AbortSignal | undefined;
   onEvent?: RunEventListener | undefined;
+  targetBatchMs?: number | undefined;
+  loadLimits?: LoadLimits | undefined;
+  maxPauseMs?: number | undefined;
 }
 
 export interface BackfillResult extends RunResult {

@@ -47,7 +47,7 @@ export function createProgressView(opts: ProgressViewOptions): {
     const eta =
       e.etaSeconds !== undefined && !e.done ? `, ETA ${formatDuration(e.etaSeconds)}` : "";
     const x = extras(e.counts, opts.highlight);
-    return `${formatCount(e.processed)}${of} keys${pct}, ${formatCount(e.rate)} keys/s${eta}${e.throttled ? ", throttled (--rate)" : ""}${x ? `, ${x}` : ""}`;
+    return `${formatCount(e.processed)}${of} keys${pct}, ${formatCount(e.rate)} keys/s${eta}${e.paused ? `, PAUSED: ${e.paused}` : e.throttled ? ", throttled (--rate)" : ""}${x ? `, ${x}` : ""}`;
   };
 
   if (!stream.isTTY) {

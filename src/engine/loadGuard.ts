@@ -1,0 +1,82 @@
+import type { MasterNode } from "../redis/target.js";
+
+/** Limits that pause a run while the server is busy (any may be unset). */
+export interface LoadLimits {
+  /** PING round trip above this pauses the run. */
+  maxLatencyMs?: number | undefined;
+  /** used_memory above this share of maxmemory (0-100) pauses the run. */
+  maxMemoryPct?: number | undefined;
+  /** A replica further behind than this many bytes of replication stream pauses the run. */
+  maxReplicaLagBytes?: number | undefined;
+  /** instantaneous_ops_per_sec above this pauses the run. */
+  maxOps?: number | undefined;
+}
+
+const field = (info: string, name: string): number | undefined => {
+  const m = new RegExp(`^${name}:(\\d+)`, "m").exec(info);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** Bytes the furthest replica is behind its master, from INFO replication. */
+export function replicaLag(info: string): number {
+  const master = field(info, "master_repl_offset") ?? 0;
+  let lag = 0;
+  for (const m of info.matchAll(/^slave\d+:.*offset=(\d+)/gm))
+    lag = Math.max(lag, master - Number(m[1]));
+  return lag;
+}
+
+/**
+ * Reads the server's load between batches (at most once a second: a PING and one INFO)
+ * and says why the run should wait, if it should. Costs nothing when no limit is set.
+ */
+export class LoadGuard {
+  private checkedAt = 0;
+  private verdict: string | undefined;
+
+  constructor(
+    private readonly masters: MasterNode[],
+    private readonly limits: LoadLimits,
+  ) {}
+
+  get active(): boolean {
+    const l = this.limits;
+    return [l.maxLatencyMs, l.maxMemoryPct, l.maxReplicaLagBytes, l.maxOps].some(
+      (v) => v !== undefined,
+    );
+  }
+
+  /** The reason to pause now, or undefined. Cached for a second. */
+  async reason(): Promise<string | undefined> {
+    if (!this.active) return undefined;
+    if (Date.now() - this.checkedAt < 1000) return this.verdict;
+    const reasons = await Promise.all(this.masters.map((m) => this.check(m)));
+    this.checkedAt = Date.now();
+    this.verdict = reasons.find((r) => r !== undefined);
+    return this.verdict;
+  }
+
+  private async check(m: MasterNode): Promise<string | undefined> {
+    const l = this.limits;
+    const t0 = performance.now();
+    await m.client.ping();
+    const latency = performance.now() - t0;
+    if (l.maxLatencyMs !== undefined && latency > l.maxLatencyMs) {
+      return `server latency ${latency.toFixed(0)} ms on ${m.address} > --max-latency ${l.maxLatencyMs}`;
+    }
+    const info = String(await m.client.call("INFO", "memory", "stats", "replication"));
+    const used = field(info, "used_memory") ?? 0;
+    const max = field(info, "maxmemory") ?? 0;
+    if (l.maxMemoryPct !== undefined && max > 0 && (100 * used) / max > l.maxMemoryPct) {
+      return `used_memory at ${((100 * used) / max).toFixed(0)}% of maxmemory on ${m.address} > --max-memory ${l.maxMemoryPct}%`;
+    }
+    const ops = field(info, "instantaneous_ops_per_sec") ?? 0;
+    if (l.maxOps !== undefined && ops > l.maxOps)
+      return `${ops} ops/s on ${m.address} > --max-ops ${l.maxOps}`;
+    const lag = replicaLag(info);
+    if (l.maxReplicaLagBytes !== undefined && lag > l.maxReplicaLagBytes) {
+      return `a replica of ${m.address} is ${lag} bytes behind > --max-replica-lag ${l.maxReplicaLagBytes}`;
+    }
+    return undefined;
+  }
+}

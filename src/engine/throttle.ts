@@ -1,0 +1,95 @@
+import type { Cluster, Redis } from "ioredis";
+import type { RunEventListener } from "./events.js";
+import type { LoadGuard } from "./loadGuard.js";
+import type { RateLimiter } from "./rateLimiter.js";
+import { readControl } from "./runControl.js";
+import { sleep } from "./time.js";
+
+export interface ThrottleOptions {
+  client: Redis | Cluster;
+  controlKey: string;
+  guard: LoadGuard;
+  limiter: RateLimiter;
+  /** Keys per SCAN batch; adapted when targetBatchMs is set, or changed by ctl. */
+  batchSize: number;
+  targetBatchMs: number | undefined;
+  /** A run paused longer than this stops (exit 130, checkpoint saved). */
+  maxPauseMs: number;
+  signal: AbortSignal | undefined;
+  onEvent: RunEventListener | undefined;
+}
+
+const MIN_BATCH = 10;
+const MAX_BATCH = 10_000;
+
+/**
+ * Everything that decides when and how big the next batch is: an operator's pause,
+ * rate and batch size from the control key (read before every batch, so a change lands
+ * within one batch), the load guards (a busy server pauses the run: it waits and
+ * re-checks rather than dying), and adaptive sizing toward a target batch duration.
+ */
+export class Throttle {
+  batchSize: number;
+  /** Why the run is waiting now (shown in progress), or undefined. */
+  pausedFor: string | undefined;
+  /** Set when a pause outlasted maxPauseMs: the run must stop. */
+  expired: string | undefined;
+  private lastControl = "";
+
+  constructor(private readonly o: ThrottleOptions) {
+    this.batchSize = o.batchSize;
+  }
+
+  private log(message: string): void {
+    this.o.onEvent?.({ type: "log", level: "warn", message });
+  }
+
+  /** Wait until the next batch may start; false when the run must stop instead. */
+  async beforeBatch(): Promise<boolean> {
+    let since: number | undefined;
+    for (;;) {
+      if (this.o.signal?.aborted) return false;
+      const control = await readControl(this.o.client, this.o.controlKey);
+      const seen = JSON.stringify(control);
+      if (seen !== this.lastControl) {
+        this.lastControl = seen;
+        if (control.rate !== undefined && control.rate !== this.o.limiter.limit) {
+          this.o.limiter.setRate(control.rate);
+          this.log(
+            `ctl: rate set to ${control.rate} keys/s${control.by ? ` by ${control.by}` : ""}`,
+          );
+        }
+        if (control.batchSize !== undefined && control.batchSize !== this.batchSize) {
+          this.batchSize = control.batchSize;
+          this.log(`ctl: batch size set to ${control.batchSize}`);
+        }
+      }
+      const reason = control.paused
+        ? `paused by ctl${control.by ? ` (${control.by})` : ""}`
+        : await this.o.guard.reason();
+      if (reason === undefined) {
+        if (this.pausedFor) this.log(`resumed after: ${this.pausedFor}`);
+        this.pausedFor = undefined;
+        return true;
+      }
+      if (this.pausedFor !== reason) this.log(`pausing: ${reason}`);
+      this.pausedFor = reason;
+      since ??= Date.now();
+      if (Date.now() - since > this.o.maxPauseMs) {
+        this.expired = reason;
+        return false;
+      }
+      await sleep(Math.min(1000, this.o.maxPauseMs), this.o.signal);
+    }
+  }
+
+  /** Adapt the batch size toward the target duration (bounded, smoothed). */
+  afterBatch(keys: number, elapsedMs: number): void {
+    const target = this.o.targetBatchMs;
+    if (target === undefined || keys === 0) return;
+    const ideal = (this.batchSize * target) / Math.max(1, elapsedMs);
+    this.batchSize = Math.round(
+      Math.min(MAX_BATCH, Math.max(MIN_BATCH, (this.batchSize + ideal) / 2)),
+    );
+  }
+}
