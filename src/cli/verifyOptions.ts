@@ -37,7 +37,12 @@ export function addVerifyOptions(cmd: Command): Command {
         "write Prometheus metrics here (node_exporter textfile collector)",
       ),
     )
-    .addOption(new Option("--pushgateway <url>", "push Prometheus metrics to this Pushgateway"));
+    .addOption(new Option("--pushgateway <url>", "push Prometheus metrics to this Pushgateway"))
+    .addOption(
+      new Option("--read-from <where>", "read pairs from a replica first (single instance)")
+        .choices(["master", "replicas"])
+        .default("master"),
+    );
 }
 
 const int = (name: string, min: number, max: number) =>
@@ -98,6 +103,7 @@ export const verifySchema = z
     repair: z.boolean().optional(),
     dryRun: z.boolean().optional(),
     report: z.string().min(1).optional(),
+    readFrom: z.enum(["master", "replicas"]),
     metricsFile: z.string().min(1).optional(),
     pushgateway: z
       .string()

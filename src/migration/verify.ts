@@ -16,6 +16,8 @@ export interface VerifyOptions {
   recheckRounds: number;
   recheckDelayMs: number;
   repair: "no" | "dry-run" | "yes";
+  /** Read pairs from a replica first (single instance with a replica). */
+  readFrom: "master" | "replicas";
   sink?: VerifySettings["sink"];
   plan?: VerifySettings["plan"];
 }
@@ -58,7 +60,16 @@ export async function verify(
             o.sample / Math.max(1, await estimateKeys(masters, Buffer.from(o.schema.oldPrefix))),
           );
   }
+  const replica = o.readFrom === "replicas" ? await target.replica() : undefined;
+  if (o.readFrom === "replicas" && !replica) {
+    run.onEvent?.({
+      type: "log",
+      level: "warn",
+      message: `--read-from replicas: no online replica found${target.isCluster ? " (not supported on a Cluster yet)" : ""}; reading the master`,
+    });
+  }
   const settings: VerifySettings = {
+    replica,
     compare: {
       schema: o.schema,
       ttlToleranceMs: o.ttlToleranceMs,
@@ -117,5 +128,6 @@ export async function verify(
       };
     },
   });
+  replica?.disconnect();
   return summarize(result);
 }

@@ -148,6 +148,23 @@ export function clusterComparer(target: RedisTarget, o: CompareOptions): Compare
   };
 }
 
+/**
+ * Read pairs from a replica, and re-read on the master every pair the replica does not
+ * show equal: a replica behind its master can only make a pair look wrong, never right
+ * (a pair equal on the replica was equal on the master when the replica got there), so
+ * nothing is called divergent from stale data, and the master serves only the suspects.
+ */
+export function replicaFirstComparer(replica: Comparer, master: Comparer): Comparer {
+  return async (oldKeys) => {
+    const first = await replica(oldKeys);
+    const redo = first.flatMap((o, i) => (o.kind === "equal" || o.kind === "skipped" ? [] : [i]));
+    if (redo.length === 0) return first;
+    const again = await master(redo.map((i) => oldKeys[i]!));
+    redo.forEach((i, j) => (first[i] = again[j]!));
+    return first;
+  };
+}
+
 export function comparerFor(target: RedisTarget, o: CompareOptions): Comparer {
   return target.isCluster ? clusterComparer(target, o) : atomicComparer(target.client as Redis, o);
 }

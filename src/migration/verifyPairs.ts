@@ -7,10 +7,18 @@ import type { Divergence } from "./pairDiff.js";
 import { recheck, type RecheckPlan } from "./recheck.js";
 import { repairDivergence } from "./repair.js";
 import { inSample } from "./sampling.js";
-import { comparerFor, type CompareOptions } from "./verifyCompare.js";
+import type { Redis } from "ioredis";
+import {
+  atomicComparer,
+  comparerFor,
+  replicaFirstComparer,
+  type CompareOptions,
+} from "./verifyCompare.js";
 
 export interface VerifySettings {
   compare: CompareOptions;
+  /** A replica to read pairs from first (see replicaFirstComparer). */
+  replica?: Redis | undefined;
   /** Fraction of pairs to check (1: all), chosen by key hash. */
   sampleFraction: number;
   recheck: RecheckPlan;
@@ -66,13 +74,16 @@ export async function settleDivergences(
  * differs; count and report equal, transient and confirmed pairs, and unmigratable keys.
  */
 export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatch {
-  const compare = comparerFor(target, s.compare);
+  const onMaster = comparerFor(target, s.compare);
+  const first = s.replica
+    ? replicaFirstComparer(atomicComparer(s.replica, s.compare), onMaster)
+    : onMaster;
   return async (keys) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
     const sampled =
       s.sampleFraction >= 1 ? keys : keys.filter((k) => inSample(k, s.sampleFraction));
     if (sampled.length < keys.length) add(out, "outOfSample", keys.length - sampled.length);
-    const outcomes = sampled.length ? await compare(sampled) : [];
+    const outcomes = sampled.length ? await first(sampled) : [];
     const suspects: Divergence[] = [];
     const unmigratable: [Buffer, Unmigratable][] = [];
     outcomes.forEach((o, i) => {
@@ -94,7 +105,8 @@ export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatc
     }
     if (suspects.length === 0) return out;
     const decided = await recheck(suspects, s.recheck, async (ds) => {
-      const again = await compare(ds.map((d) => d.oldKey));
+      // Re-checks always read the master: it is the truth a divergence is confirmed on.
+      const again = await onMaster(ds.map((d) => d.oldKey));
       return again.map((o) => (o.kind === "divergent" ? o.divergence : undefined));
     });
     await settleDivergences(target, s, out, decided);

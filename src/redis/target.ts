@@ -1,5 +1,6 @@
 import calculateSlot from "cluster-key-slot";
-import type { Cluster, Redis } from "ioredis";
+import { Redis } from "ioredis";
+import type { Cluster } from "ioredis";
 import { defineScripts } from "./scripts.js";
 
 /** One master and the client that talks to it directly (SCAN is per node state). */
@@ -76,6 +77,28 @@ export class RedisTarget {
     const node = owner === undefined ? undefined : this.nodesByAddress().get(owner);
     if (!node) throw new Error(`no master serves the slot of a key (slot ${calculateSlot(key)})`);
     return node;
+  }
+
+  /**
+   * A connection to an online replica of a single instance (from INFO replication), for
+   * reads that should spare the master; undefined when there is none, or on a Cluster.
+   */
+  async replica(): Promise<Redis | undefined> {
+    if (this.kind !== "single") return undefined;
+    const master = this.client as Redis;
+    const info = await master.info("replication");
+    const m = /^slave\d+:ip=([^,]+),port=(\d+),state=online/m.exec(info);
+    if (!m) return undefined;
+    const replica = new Redis({
+      ...master.options,
+      host: m[1],
+      port: Number(m[2]),
+      lazyConnect: true,
+    });
+    replica.on("error", () => undefined);
+    await replica.connect();
+    defineScripts(replica);
+    return replica;
   }
 
   /** Indexes of `keys` grouped by the master serving each (one group on a single instance). */

@@ -44,6 +44,7 @@ export function verifyCommand(): Command {
           recheckRounds: v.recheckRounds,
           recheckDelayMs: v.recheckDelay,
           repair: v.repair ? (v.dryRun ? "dry-run" : "yes") : "no",
+          readFrom: v.readFrom,
           sink: report ? (r) => report.write(r) : undefined,
           // With --json, stdout carries one JSON object: the plan goes to stderr.
           plan: (line) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`),
