@@ -11,7 +11,7 @@ export interface BenchArgs {
   only: Operation[];
 }
 
-export const OPERATIONS = ["backfill", "verify"] as const;
+export const OPERATIONS = ["backfill", "verify", "cleanup"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 const USAGE = `usage: node dist/tools/bench/run.js [options]
@@ -20,7 +20,7 @@ const USAGE = `usage: node dist/tools/bench/run.js [options]
   --cluster-keys N    old job hashes to seed on the cluster (default 200000)
   --batch-size N      SCAN COUNT for every method, passed through to the tool (default 500, as the tool)
   --one-key-seconds S time cap for the one-key-at-a-time baseline (default 15)
-  --only OPS          comma-separated operations to measure: backfill, verify (default: all)
+  --only OPS          comma-separated operations to measure: backfill, verify, cleanup (default: all)
   --rss-curve         also run the tool's backfill at N/4, N/2 and N on fresh servers and print peak RSS`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -41,7 +41,8 @@ function operations(raw: string | undefined): Operation[] {
       `--only takes ${OPERATIONS.join(", ")} (comma-separated), got "${raw}"\n${USAGE}`,
     );
   }
-  // Always in the canonical order: verify reads the old keys backfill leaves untouched.
+  // Always in the canonical order: verify reads the old keys backfill leaves untouched,
+  // and cleanup, which deletes them, comes last.
   return OPERATIONS.filter((op) => asked.includes(op));
 }
 

@@ -1,12 +1,25 @@
 import os from "node:os";
 import { startRedisCluster, startRedisServer } from "../redisProcess.js";
-import { parseBenchArgs, type BenchArgs } from "./args.js";
+import { parseBenchArgs, type BenchArgs, type Operation } from "./args.js";
 import { benchBackfill, rssCurve, type RssPoint } from "./backfill/index.js";
+import { benchCleanup } from "./cleanup/index.js";
 import { benchVerify } from "./verify/index.js";
 import { installSignalHandlers, runCleanups, using } from "./lifecycle.js";
 import { analyse, printReport, printRssCurve, writeJson, type OperationReport } from "./report.js";
 import { seedJobs, type SeedResult } from "./seed.js";
 import { clusterTarget, singleTarget, type Target } from "./target.js";
+import type { MethodResult } from "./types.js";
+
+type Bench = (target: Target, opts: BenchOpts) => Promise<MethodResult[]>;
+type BenchOpts = { batchSize: number; oneKeySeconds: number; seeded: SeedResult };
+
+// Backfill deletes every copy it makes and verify its pairs, so each starts from the old
+// keys alone; cleanup deletes old keys and re-seeds them before it returns.
+const BENCH: Record<Operation, Bench> = {
+  backfill: benchBackfill,
+  verify: benchVerify,
+  cleanup: benchCleanup,
+};
 
 /** Seeds once, then measures each asked operation on that same data, in order. */
 async function seedAndBench(
@@ -26,9 +39,7 @@ async function seedAndBench(
   const reports: OperationReport[] = [];
   for (const op of args.only) {
     console.log(`[${target.kind}] ${op}:`);
-    // Backfill deletes every copy it makes, so verify starts from the old keys alone.
-    const methods =
-      op === "backfill" ? await benchBackfill(target, opts) : await benchVerify(target, opts);
+    const methods = await BENCH[op](target, opts);
     reports.push(analyse(op, target.kind, seed, args.batchSize, methods));
   }
   return reports;

@@ -57,8 +57,9 @@ function parseJsonOutput(stdout: string): Record<string, unknown> | null {
 /**
  * Runs `node bin/jobs-migrate.js <args>`, timing wall clock and sampling VmRSS every 50 ms.
  * Never throws for a failing tool: the failure is returned so the report can show it.
+ * `env` is set on top of the filtered environment (e.g. the flag cleanup's guard reads).
  */
-export async function runTool(args: string[]): Promise<ToolRun> {
+export async function runTool(args: string[], env: Record<string, string> = {}): Promise<ToolRun> {
   const noRss: RssInfo = { reportedMb: null, sampledMb: null, hwmMb: null };
   if (!existsSync(CLI_PATH)) {
     return {
@@ -74,13 +75,16 @@ export async function runTool(args: string[]): Promise<ToolRun> {
   // The CLI reads .env from its cwd and REDIS_*/JOBS_MIGRATE_* from the environment: a
   // developer's password or --rate there must not leak into the benchmark's servers.
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(REDIS_|JOBS_MIGRATE_)/.test(k)),
-  );
+  const childEnv = {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(REDIS_|JOBS_MIGRATE_)/.test(k)),
+    ),
+    ...env,
+  };
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     cwd: RESULTS_DIR,
-    env,
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const off = onCleanup(() => void child.kill("SIGKILL"));

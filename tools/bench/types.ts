@@ -1,6 +1,8 @@
 import type { Target } from "./target.js";
 
 export type MethodId = "one-key" | "pipelined" | "server-side" | "tool";
+/** A report row: a method, or the tool run with --archive (cleanup: a different job). */
+export type RowId = MethodId | "tool+archive";
 
 export interface RssInfo {
   /** stats.peakRssBytes as reported by the tool itself. */
@@ -12,7 +14,7 @@ export interface RssInfo {
 }
 
 export interface MethodResult {
-  method: MethodId;
+  method: RowId;
   status: "ok" | "n/a" | "error";
   /** Old keys processed in the timed part. */
   keys: number;
@@ -29,6 +31,12 @@ export interface MethodResult {
   redisCpuPct?: number | null;
   /** verify: pairs found different (0 expected: every pair was copied just before). */
   divergent?: number | null;
+  /** cleanup: keys the method says it deleted (its own count). */
+  deleted?: number | null;
+  /** cleanup: old keys left afterwards (counted, not self-reported; the malformed 1% stay). */
+  oldLeft?: number | null;
+  /** Per-command calls and time inside redis-server (INFO commandstats) while it ran. */
+  commandStats?: Record<string, { calls: number; usec: number }>;
   /** Other runs of the same method worth reporting beside it (e.g. the tool with --orphans). */
   variants?: Record<string, MethodResult>;
   rss?: RssInfo;
