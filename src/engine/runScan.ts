@@ -211,6 +211,10 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     return result;
   } catch (err) {
     if (err instanceof MigrateError) {
+      // A run that stopped itself (a guard, a lost lock) is not a dead run: say so.
+      if (!(err instanceof InterruptedError)) {
+        await checkpoint.setStatus("failed", { reason: err.message }).catch(() => undefined);
+      }
       await lock.release().catch(() => lock.abandon());
       throw err;
     }

@@ -25,6 +25,11 @@ export interface RunSettings {
   maxPauseMs?: number | undefined;
 }
 
+/** No unmigratable and no unstable key: what exit 0 and the `backfilled` gate need. */
+export function backfillClean(c: Record<string, number>): boolean {
+  return (c.unmigratable ?? 0) === 0 && (c.unstable ?? 0) === 0;
+}
+
 export interface BackfillResult extends RunResult {
   mode: "atomic" | "copy-then-confirm" | "reverse";
   /** False when unmigratable or unstable keys were found (exit 1). */
@@ -51,6 +56,7 @@ export async function backfill(
       oldPrefix: schema.oldPrefix,
       newPrefix: schema.newPrefix,
     },
+    lastResult: (r) => ({ ...r, findings: undefined, clean: backfillClean(r.counts) }),
     passes: [
       {
         name: "main",
@@ -65,7 +71,7 @@ export async function backfill(
   return {
     ...result,
     mode: atomic ? "atomic" : "copy-then-confirm",
-    clean: (c.unmigratable ?? 0) === 0 && (c.unstable ?? 0) === 0,
+    clean: backfillClean(c),
   };
 }
 
@@ -87,6 +93,7 @@ export async function reverseBackfill(
     target,
     name: "backfill --reverse",
     scope: "backfill-reverse",
+    lastResult: (r) => ({ ...r, findings: undefined, clean: (r.counts.conflict ?? 0) === 0 }),
     definingOptions: {
       subcommand: "backfill-reverse",
       oldPrefix: schema.oldPrefix,

@@ -67,11 +67,12 @@ export async function readRollout(target: RedisTarget, i: RolloutInput): Promise
     disagree: env !== undefined && stored !== undefined && env !== stored,
     on: effective === undefined ? undefined : effective === "on",
   };
-  const [backfill, verify, cleanup, reverse, keys] = await Promise.all([
+  const [backfill, verify, cleanup, reverse, cleanupNew, keys] = await Promise.all([
     runStatus(client, i.statePrefix, "backfill"),
     runStatus(client, i.statePrefix, "verify"),
     runStatus(client, i.statePrefix, "cleanup"),
     runStatus(client, i.statePrefix, "backfill-reverse"),
+    runStatus(client, i.statePrefix, "cleanup-new"),
     keyCounts(target, i.schema, i.exactCounts),
   ]);
   const audit = i.flagKey
@@ -83,12 +84,17 @@ export async function readRollout(target: RedisTarget, i: RolloutInput): Promise
     Boolean(verify.last?.clean) &&
     now - time(verify.last?.finishedAt) <= i.maxAgeMs &&
     time(verify.last?.finishedAt) >= time(backfill.last?.finishedAt);
-  const cleanupBegan =
-    Boolean(cleanup.last?.executed) ||
-    (cleanup.current !== undefined && cleanup.current.state !== "stopped");
+  // Only --execute runs use the "cleanup" scope: any checkpoint there, even of a run that
+  // was interrupted or stopped itself, means old keys may be gone.
+  const cleanupBegan = Boolean(cleanup.last?.executed) || cleanup.current !== undefined;
+  // cleanup --side new: the rollout was aborted before the read flip.
+  const abortedBeforeFlip =
+    Boolean(cleanupNew.last?.executed) &&
+    time(cleanupNew.last?.finishedAt) > time(backfill.last?.finishedAt);
   let phase: Phase;
   if (reverse.last && time(reverse.last.finishedAt) > time(cleanup.last?.finishedAt))
     phase = "rolled back";
+  else if (abortedBeforeFlip) phase = "rolled back";
   else if (cleanupBegan && flag.on === false) phase = "rolled back";
   else if (
     cleanupBegan &&

@@ -28,8 +28,9 @@ export class ReportWriter {
    * data. Call it before the run starts: a missing or unwritable directory is a
    * UsageError (exit 2) with one line, before any Redis work.
    */
-  static async open(path: string): Promise<ReportWriter> {
-    const stream = createWriteStream(path, { flags: "w", mode: 0o600 });
+  static async open(path: string, opts: { append?: boolean } = {}): Promise<ReportWriter> {
+    // Append: an archive must never lose the records of a run being resumed.
+    const stream = createWriteStream(path, { flags: opts.append ? "a" : "w", mode: 0o600 });
     try {
       await once(stream, "ready");
     } catch (err) {

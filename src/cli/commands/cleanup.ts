@@ -54,7 +54,8 @@ export function cleanupCommand(): Command {
     const opts = parseOptions(commonSchema, raw);
     const c = parseOptions(cleanupSchema, raw);
     const maxVerifyAgeMs = parseDuration("--max-verify-age", c.maxVerifyAge);
-    const archive = c.archive && c.execute ? await ReportWriter.open(c.archive) : undefined;
+    const archive =
+      c.archive && c.execute ? await ReportWriter.open(c.archive, { append: true }) : undefined;
     const session = runSession("cleanup", opts, [
       "deleted",
       "wouldDelete",
