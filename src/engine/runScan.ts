@@ -146,6 +146,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       signal: spec.signal,
       onEvent: spec.onEvent,
     });
+    throttle.onWait = () => tracker.emit(false, throttle.pausedFor);
     const stop = (): boolean =>
       Boolean(spec.signal?.aborted) ||
       lock.lost ||

@@ -35,6 +35,8 @@ export class Throttle {
   /** Set when a pause outlasted maxPauseMs: the run must stop. */
   expired: string | undefined;
   private lastControl = "";
+  /** Called on every check while paused, so the progress line can say why. */
+  onWait: (() => void) | undefined;
 
   constructor(private readonly o: ThrottleOptions) {
     this.batchSize = o.batchSize;
@@ -72,8 +74,11 @@ export class Throttle {
         this.pausedFor = undefined;
         return true;
       }
-      if (this.pausedFor !== reason) this.log(`pausing: ${reason}`);
+      // Log a new reason, not every new measurement of the same one.
+      const kind = (r: string | undefined) => r?.replace(/[\d.]+/g, "#");
+      if (kind(this.pausedFor) !== kind(reason)) this.log(`pausing: ${reason}`);
       this.pausedFor = reason;
+      this.onWait?.();
       since ??= Date.now();
       if (Date.now() - since > this.o.maxPauseMs) {
         this.expired = reason;

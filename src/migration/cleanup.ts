@@ -92,7 +92,7 @@ export async function cleanup(
   });
   if (o.execute && o.side === "old") {
     // The last batch's deletions get a moment for update_status to give itself away.
-    await sleep(500);
+    await sleep(1500);
     await watch.check();
   }
   const c = result.counts;

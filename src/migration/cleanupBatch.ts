@@ -56,22 +56,33 @@ function count(out: BatchOutcome, key: Buffer, code: string, execute: boolean): 
     out.findings.push({ key: displayBytes(key), reason: `kept: ${OUTCOME[code]}` });
 }
 
-/** Keys deleted by the previous batch of each node: re-created ones mean old writes are on. */
+/** How long deleted keys stay watched, and at most how many per node. */
+const WATCH_MS = 3000;
+const WATCH_MAX = 5000;
+
+/**
+ * Old keys deleted in the last few seconds, per node, checked again before each batch:
+ * one that exists again was re-created by update_status, so old writes are still on.
+ * A window rather than the last batch alone: a re-creation can come a second or two later.
+ */
 export class RecreationWatch {
-  private readonly last = new Map<string, Buffer[]>();
+  private readonly recent = new Map<string, { at: number; keys: Buffer[] }[]>();
   constructor(private readonly target: RedisTarget) {}
 
   remember(node: string, keys: Buffer[]): void {
-    this.last.set(node, keys);
+    const now = Date.now();
+    const list = (this.recent.get(node) ?? []).filter((e) => now - e.at < WATCH_MS);
+    if (keys.length) list.push({ at: now, keys });
+    while (list.reduce((n, e) => n + e.keys.length, 0) > WATCH_MAX) list.shift();
+    this.recent.set(node, list);
   }
 
   async check(node?: string): Promise<void> {
-    const lists = node === undefined ? [...this.last.values()] : [this.last.get(node) ?? []];
-    for (const keys of lists) {
-      const exists = await Promise.all(keys.map((k) => this.target.client.exists(k)));
-      const i = exists.findIndex((e) => e === 1);
-      if (i >= 0) throw oldWritesOn(keys[i]!, "was re-created after cleanup deleted it");
-    }
+    const lists = node === undefined ? [...this.recent.values()] : [this.recent.get(node) ?? []];
+    const keys = lists.flat().flatMap((e) => e.keys);
+    const exists = await Promise.all(keys.map((k) => this.target.client.exists(k)));
+    const i = exists.findIndex((e) => e === 1);
+    if (i >= 0) throw oldWritesOn(keys[i]!, "was re-created after cleanup deleted it");
   }
 }
 

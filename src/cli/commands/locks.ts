@@ -33,18 +33,22 @@ function releaseCommand(): Command {
       const lock = (await findLocks(target, opts.statePrefix)).find((l) => l.scope === raw.run);
       if (!lock) throw new UsageError(`no lock is held for ${raw.run}`);
       const owner = lock.owner;
-      if (owner && owner.host === hostname() && pidAlive(owner.pid)) {
-        throw new LockHeldError(`refusing: the holder is alive (${describeOwner(owner)})`);
-      }
-      // A live holder renews its lock every third of its TTL: watch for one renewal.
-      const before = await target.client.pttl(lock.key);
       const value = await target.client.get(lock.key);
-      await sleep(Math.min(Math.max(before, 0) / 3 + 500, 20_000));
-      const after = await target.client.pttl(lock.key);
-      if (after > before) {
-        throw new LockHeldError(
-          `refusing: the lock's heartbeat is alive (renewed while watched): ${owner ? describeOwner(owner) : lock.key}`,
-        );
+      if (owner && owner.host === hostname()) {
+        if (pidAlive(owner.pid))
+          throw new LockHeldError(`refusing: the holder is alive (${describeOwner(owner)})`);
+      } else {
+        // Another host: a live holder renews its lock every third of its TTL. Watch for
+        // longer than that; without a renewal the TTL drops by exactly the time waited.
+        const before = await target.client.pttl(lock.key);
+        const t0 = Date.now();
+        await sleep(Math.min(Math.max(before, 0) / 3 + 1000, 25_000));
+        const after = await target.client.pttl(lock.key);
+        if (after > before - (Date.now() - t0) + 200) {
+          throw new LockHeldError(
+            `refusing: the lock's heartbeat is alive (renewed while watched): ${owner ? describeOwner(owner) : lock.key}`,
+          );
+        }
       }
       const released = value ? await target.client.releaseLock(lock.key, value) : 0;
       process.stdout.write(
