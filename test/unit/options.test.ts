@@ -68,6 +68,12 @@ describe("commonSchema defaults", () => {
       lockTtl: 30000,
       sampleSize: 20,
       progressInterval: 10,
+      targetBatchMs: undefined,
+      maxLatency: undefined,
+      maxMemory: undefined,
+      maxReplicaLag: undefined,
+      maxOps: undefined,
+      maxPause: "1h",
       restart: false,
       json: false,
     });
