@@ -1,0 +1,101 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedisServer, type RedisServerHandle } from "../../tools/redisProcess.js";
+import { seedOldJobs, type JobRef } from "../support/appTraffic.js";
+import { waitFor } from "../support/checkpoint.js";
+import { jsonOf, prefixArgs, runCli } from "../support/cli.js";
+import { uniquePrefix } from "../support/targets.js";
+
+/** evalsha calls a server has run so far (INFO commandstats). */
+async function scriptCalls(r: Redis): Promise<number> {
+  const m = /cmdstat_evalsha:calls=(\d+)/.exec(await r.info("commandstats"));
+  return m ? Number(m[1]) : 0;
+}
+
+// Replicas are read from on a single instance only (a Cluster reads its masters), so this
+// file has no Cluster twin; it starts a master and a replica of its own.
+describe("verify --read-from replicas on a single instance with a replica", () => {
+  let master: RedisServerHandle;
+  let replica: RedisServerHandle;
+  let onMaster: Redis;
+  let onReplica: Redis;
+  beforeAll(async () => {
+    master = await startRedisServer({ extraArgs: ["--repl-diskless-sync-delay", "0"] });
+    // Writable, so a test can make the replica look behind its master on purpose.
+    replica = await startRedisServer({
+      extraArgs: ["--replicaof", "127.0.0.1", String(master.port), "--replica-read-only", "no"],
+    });
+    onMaster = new Redis(master.url);
+    onReplica = new Redis(replica.url);
+    await waitFor("the replica's link", async () =>
+      (await onReplica.info("replication")).includes("master_link_status:up"),
+    );
+  });
+  afterAll(async () => {
+    onMaster.disconnect();
+    onReplica.disconnect();
+    await Promise.all([replica.stop(), master.stop()]);
+  });
+
+  async function backfilled(label: string): Promise<{ p: string; jobs: JobRef[] }> {
+    const p = uniquePrefix(label);
+    const jobs = await seedOldJobs(onMaster, {
+      oldPrefix: `${p}ai:jobs:`,
+      count: 300,
+      workspaces: 3,
+    });
+    expect((await runCli(["backfill", "--redis-url", master.url, ...prefixArgs(p)])).code).toBe(0);
+    await onMaster.wait(1, 5000);
+    return { p, jobs };
+  }
+  const verify = (p: string) =>
+    runCli([
+      "verify",
+      "--redis-url",
+      master.url,
+      ...prefixArgs(p),
+      "--read-from",
+      "replicas",
+      "--recheck-delay",
+      "10",
+      "--no-orphans",
+      "--json",
+    ]);
+
+  it("reads the pairs from the replica, sparing the master", async () => {
+    const { p } = await backfilled("replica-reads");
+    const [replicaBefore, masterBefore] = [
+      await scriptCalls(onReplica),
+      await scriptCalls(onMaster),
+    ];
+    const r = await verify(p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonOf(r).counts.checked).toBe(300);
+    // Every pair-reading batch ran on the replica: at least one script call there.
+    expect(await scriptCalls(onReplica)).toBeGreaterThan(replicaBefore);
+    expect(masterBefore).toBeGreaterThan(0);
+  });
+
+  it("does not confirm what only a lagging replica shows, and confirms what the master shows", async () => {
+    const { p, jobs } = await backfilled("replica-lag");
+    // Stale on the replica only (as if it had not received updates yet).
+    for (const j of jobs.slice(0, 10))
+      await onReplica.hset(
+        `${p}ai:job:${j.workspace_id}:${j.job_id}`,
+        "status",
+        "stale-on-replica",
+      );
+    // A real divergence, on the master (and so on the replica too).
+    const real = jobs[20]!;
+    await onMaster.hset(`${p}ai:job:${real.workspace_id}:${real.job_id}`, "status", "diverged");
+    await onMaster.wait(1, 5000);
+    const r = await verify(p);
+    expect(r.code, r.stderr).toBe(1);
+    const result = jsonOf(r);
+    expect(result.counts.confirmed).toBe(1);
+    expect(result.counts.transient ?? 0).toBe(0);
+    expect((result.divergences as { oldKey: string }[]).map((d) => d.oldKey)).toEqual([
+      `${p}ai:jobs:${real.job_id}`,
+    ]);
+  });
+});
