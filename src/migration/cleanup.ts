@@ -92,8 +92,8 @@ export async function cleanup(
   });
   if (o.execute && o.side === "old") {
     // The last batch's deletions get a moment for update_status to give itself away.
-    await sleep(1500);
-    await watch.check();
+    await sleep(1000);
+    await watch.check(true);
   }
   const c = result.counts;
   return {

@@ -56,33 +56,40 @@ function count(out: BatchOutcome, key: Buffer, code: string, execute: boolean): 
     out.findings.push({ key: displayBytes(key), reason: `kept: ${OUTCOME[code]}` });
 }
 
-/** How long deleted keys stay watched, and at most how many per node. */
-const WATCH_MS = 3000;
-const WATCH_MAX = 5000;
+/** A deleted key is checked again at the next batch, and once more after this long. */
+const SECOND_LOOK_MS = 1000;
 
 /**
- * Old keys deleted in the last few seconds, per node, checked again before each batch:
- * one that exists again was re-created by update_status, so old writes are still on.
- * A window rather than the last batch alone: a re-creation can come a second or two later.
+ * Old keys cleanup deleted, checked twice (before the next batch, and again a second or
+ * more later) with one script call per node: one that exists again was re-created by
+ * update_status, so the application's old-schema writes are still on.
  */
 export class RecreationWatch {
-  private readonly recent = new Map<string, { at: number; keys: Buffer[] }[]>();
+  private fresh: Buffer[] = [];
+  private aging: { at: number; keys: Buffer[] }[] = [];
   constructor(private readonly target: RedisTarget) {}
 
-  remember(node: string, keys: Buffer[]): void {
-    const now = Date.now();
-    const list = (this.recent.get(node) ?? []).filter((e) => now - e.at < WATCH_MS);
-    if (keys.length) list.push({ at: now, keys });
-    while (list.reduce((n, e) => n + e.keys.length, 0) > WATCH_MAX) list.shift();
-    this.recent.set(node, list);
+  remember(keys: Buffer[]): void {
+    this.fresh.push(...keys);
   }
 
-  async check(node?: string): Promise<void> {
-    const lists = node === undefined ? [...this.recent.values()] : [this.recent.get(node) ?? []];
-    const keys = lists.flat().flatMap((e) => e.keys);
-    const exists = await Promise.all(keys.map((k) => this.target.client.exists(k)));
-    const i = exists.findIndex((e) => e === 1);
-    if (i >= 0) throw oldWritesOn(keys[i]!, "was re-created after cleanup deleted it");
+  /** Check what is due; `all` (at the end of a run) checks everything still watched. */
+  async check(all = false): Promise<void> {
+    const now = Date.now();
+    const due = this.fresh;
+    this.aging.push({ at: now, keys: due });
+    this.fresh = [];
+    const old = this.aging.filter((e) => all || now - e.at >= SECOND_LOOK_MS);
+    this.aging = all ? [] : this.aging.filter((e) => now - e.at < SECOND_LOOK_MS);
+    const keys = [...due, ...old.flatMap((e) => (e.keys === due ? [] : e.keys))];
+    if (keys.length === 0) return;
+    await Promise.all(
+      [...this.target.groupByNode(keys)].map(async ([node, idx]) => {
+        const first = await node.countExisting(...idx.map((i) => keys[i]!));
+        if (first > 0)
+          throw oldWritesOn(keys[idx[first - 1]!]!, "was re-created after cleanup deleted it");
+      }),
+    );
   }
 }
 
@@ -123,8 +130,8 @@ export function cleanupAtomic(
       s.tombstones.singleKey,
       ...expected,
     );
-  return async (keys, { node }) => {
-    await watch.check(node.id);
+  return async (keys) => {
+    await watch.check();
     const out: BatchOutcome = { counts: {}, findings: [] };
     let codes = "";
     let proven = keys;
@@ -168,7 +175,7 @@ export function cleanupAtomic(
       count(out, keys[i]!, codes[i]!, s.execute);
       if (codes[i] === "D" && s.execute && s.side === "old") deleted.push(keys[i]!);
     }
-    watch.remember(node.id, deleted);
+    watch.remember(deleted);
     return out;
   };
 }
@@ -199,7 +206,7 @@ export function cleanupCluster(
   watch: RecreationWatch,
 ): ProcessBatch {
   return async (keys, { node }) => {
-    await watch.check(node.id);
+    await watch.check();
     const out: BatchOutcome = { counts: {}, findings: [] };
     const olds = await dumpJobs(node.client, keys);
     // A partial hash at a key cleanup deleted was re-created by update_status; one that
@@ -274,7 +281,7 @@ export function cleanupCluster(
         });
       }),
     );
-    watch.remember(node.id, deleted);
+    watch.remember(deleted);
     return out;
   };
 }

@@ -16,6 +16,7 @@ const SCRIPTS = {
   readHashes: "readHashes-0.lua",
   workspaceOf: "workspaceOf-0.lua",
   partialCount: "partialCount-0.lua",
+  countExisting: "countExisting-0.lua",
   repairPair: "repairPair-2.lua",
   compareAndDelete: "compareAndDelete-n.lua",
   deleteIfUnchanged: "deleteIfUnchanged-0.lua",
@@ -41,6 +42,7 @@ declare module "ioredis" {
     readHashesBuffer(...keys: Arg[]): Result<(Buffer | number)[], Context>;
     workspaceOfBuffer(...keys: Arg[]): Result<(Buffer | null)[], Context>;
     partialCount(...keys: Arg[]): Result<number, Context>;
+    countExisting(...keys: Arg[]): Result<number, Context>;
     repairPair(oldKey: Arg, newKey: Arg): Result<number, Context>;
     compareAndDelete(numKeys: number, ...args: Arg[]): Result<string, Context>;
     deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;

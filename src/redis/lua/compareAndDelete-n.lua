@@ -24,6 +24,9 @@ local oldPrefix, newPrefix, side, execute = ARGV[1], ARGV[2], ARGV[3], ARGV[4] =
 local tombstones = ARGV[5]
 local skip = #oldPrefix
 local out = {}
+-- Deleted together after the loop: one UNLINK and one SADD per chunk, not per key. Still
+-- one script, so still atomic with every comparison above.
+local victims, deleted = {}, {}
 
 local function field(flat, name)
   for j = 1, #flat, 2 do
@@ -90,14 +93,22 @@ for i, oldKey in ipairs(KEYS) do
       else
         code = "D"
         if execute then
-          redis.call("UNLINK", victim)
-          if side ~= "new" and tombstones ~= "" then
-            redis.call("SADD", tombstones, oldKey)
+          victims[#victims + 1] = victim
+          if side ~= "new" then
+            deleted[#deleted + 1] = oldKey
           end
         end
       end
     end
   end
   out[i] = code
+end
+for j = 1, #victims, 1000 do
+  redis.call("UNLINK", unpack(victims, j, math.min(j + 999, #victims)))
+end
+if tombstones ~= "" then
+  for j = 1, #deleted, 1000 do
+    redis.call("SADD", tombstones, unpack(deleted, j, math.min(j + 999, #deleted)))
+  end
 end
 return table.concat(out)
