@@ -151,8 +151,28 @@ export async function benchVerify(
   await dropPrefix(target, TOOL_STATE_PREFIX);
   check(withOrphans, opts.seeded, true);
   console.log(line(withOrphans));
+  // Once more with every load guard on but set never to trigger: their cost alone (a PING
+  // and an INFO per master per second, the control key before each batch).
+  process.stdout.write(`  ${"tool+guards".padEnd(12)} ... `);
+  const guards = ["--max-latency", "60000", "--max-memory", "100", "--max-ops", "100000000"];
+  const withGuards = await withUsage(target, () =>
+    toolVerify(target, NEW_PREFIX, opts.batchSize, opts.seeded.keys, false, [
+      ...guards,
+      "--max-replica-lag",
+      "1000000000000",
+    ]),
+  );
+  await dropPrefix(target, TOOL_STATE_PREFIX);
+  check(withGuards, opts.seeded, true);
+  console.log(line(withGuards));
   const tool = results.find((r) => r.method === "tool")!;
-  tool.variants = { "with orphan pass": withOrphans };
+  tool.variants = { "with orphan pass": withOrphans, "with load guards": withGuards };
+  if (tool.keysPerSec && withGuards.keysPerSec) {
+    const overhead = 100 * (1 - withGuards.keysPerSec / tool.keysPerSec);
+    console.log(
+      `  load guards' overhead: ${overhead.toFixed(1)}% of throughput (target < 5%) ${overhead < 5 ? "PASS" : "FAIL"}`,
+    );
+  }
   await dropPrefix(target, NEW_PREFIX);
   return results;
 }

@@ -21,6 +21,7 @@ export async function toolVerify(
   batchSize: number,
   seededKeys: number,
   orphans: boolean,
+  extraArgs: string[] = [],
 ): Promise<MethodResult> {
   const report = join(RESULTS_DIR, `verify-report-${process.pid}.jsonl`);
   const run = await runTool([
@@ -29,6 +30,7 @@ export async function toolVerify(
     ...["--state-prefix", TOOL_STATE_PREFIX, "--batch-size", String(batchSize), "--json"],
     ...(orphans ? [] : ["--no-orphans"]),
     ...["--report", report],
+    ...extraArgs,
   ]);
   rmSync(report, { force: true });
   const counts = (run.json?.["counts"] ?? {}) as Record<string, unknown>;
