@@ -66,7 +66,11 @@ const sources = new Map<string, string>();
 export function scriptSource(file: string): string {
   let lua = sources.get(file);
   if (lua === undefined) {
-    lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
+    // "#include lib/x.lua" pastes a shared snippet: Lua scripts in Redis cannot import.
+    lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8").replace(
+      /^#include (\S+)$/gm,
+      (_m, lib: string) => readFileSync(new URL(`./lua/${lib}`, import.meta.url), "utf8"),
+    );
     sources.set(file, lua);
   }
   return lua;

@@ -20,6 +20,7 @@
     "T" not a hash  "W" workspace_id missing  "I" invalid  "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
 ]]
+#include lib/jobKey.lua
 local oldPrefix, newPrefix, side, execute = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == "1"
 local tombstones = ARGV[5]
 local skip = #oldPrefix
@@ -27,15 +28,6 @@ local out = {}
 -- Deleted together after the loop: one UNLINK and one SADD per chunk, not per key. Still
 -- one script, so still atomic with every comparison above.
 local victims, deleted = {}, {}
-
-local function field(flat, name)
-  for j = 1, #flat, 2 do
-    if flat[j] == name then
-      return flat[j + 1]
-    end
-  end
-  return nil
-end
 
 -- Same fields, same bytes (field order aside).
 local function same(a, b)
@@ -71,12 +63,8 @@ for i, oldKey in ipairs(KEYS) do
       code = "P"
     elseif not ws then
       code = "W"
-    elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
-      code = "I"
-    elseif not jobId or jobId == "" then
-      code = "J"
-    elseif jobId ~= suffix then
-      code = "M"
+    elseif jobKeyProblem(ws, jobId, suffix) then
+      code = jobKeyProblem(ws, jobId, suffix)
     else
       local newKey = newPrefix .. ws .. ":" .. suffix
       local victim = side == "new" and newKey or oldKey

@@ -17,6 +17,7 @@
     "J" job_id field missing or empty       "V" old key vanished before it was read
     "X" key does not start with the old prefix
 ]]
+#include lib/jobKey.lua
 local oldPrefix = ARGV[1]
 local newPrefix = ARGV[2]
 local skip = #oldPrefix
@@ -36,12 +37,8 @@ for i, oldKey in ipairs(KEYS) do
       local suffix = string.sub(oldKey, skip + 1)
       if not ws then
         code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
-      elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
-        code = "I"
-      elseif not jobId or jobId == "" then
-        code = "J"
-      elseif jobId ~= suffix then
-        code = "M"
+      elseif jobKeyProblem(ws, jobId, suffix) then
+        code = jobKeyProblem(ws, jobId, suffix)
       elseif redis.call("COPY", oldKey, newPrefix .. ws .. ":" .. suffix) == 1 then
         code = "C"
       else

@@ -20,6 +20,7 @@
       m, m field names missing from the new key,
       e, e field names only in the new key
 ]]
+#include lib/jobKey.lua
 local oldPrefix, newPrefix = ARGV[1], ARGV[2]
 local tolerance = tonumber(ARGV[3])
 local filter = ARGV[4]
@@ -37,16 +38,6 @@ local function pushList(list)
   end
 end
 
--- The value of one field in a flat HGETALL reply (job hashes have about ten fields).
-local function field(flat, name)
-  for j = 1, #flat, 2 do
-    if flat[j] == name then
-      return flat[j + 1]
-    end
-  end
-  return nil
-end
-
 for i, oldKey in ipairs(KEYS) do
   local code
   -- One HGETALL per key does it all: the fields that decide the new key come from it,
@@ -62,12 +53,8 @@ for i, oldKey in ipairs(KEYS) do
     local suffix = string.sub(oldKey, skip + 1)
     if not ws then
       code = "W"
-    elseif #ws > 32 or not string.find(ws, "^[a-z0-9][a-z0-9_%-]*$") then
-      code = "I"
-    elseif not jobId or jobId == "" then
-      code = "J"
-    elseif jobId ~= suffix then
-      code = "M"
+    elseif jobKeyProblem(ws, jobId, suffix) then
+      code = jobKeyProblem(ws, jobId, suffix)
     elseif filter ~= "" and not string.find(filter, "," .. ws .. ",", 1, true) then
       code = "S"
     else
