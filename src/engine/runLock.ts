@@ -10,7 +10,8 @@ export interface LockOwner {
   since: string;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host. */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -69,7 +70,7 @@ export class RunLock {
       const raw = await this.client.get(this.key);
       if (raw === null) continue; // expired between SET and GET: try again
       const holder = JSON.parse(raw) as LockOwner;
-      if (holder.host === this.owner.host && !isAlive(holder.pid)) {
+      if (holder.host === this.owner.host && !pidAlive(holder.pid)) {
         const taken = await this.client.takeoverLock(this.key, raw, this.token, this.ttlMs);
         if (taken === 1) {
           this.tookOverFrom = holder;

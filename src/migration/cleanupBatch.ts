@@ -269,12 +269,10 @@ export function cleanupCluster(
     }
     await archiveVictims(target, s, victims);
     if (s.side === "old") await s.tombstones.add(victims.map((v) => v.key));
-    const byNode = new Map<Redis, typeof victims>();
-    for (const v of victims)
-      byNode.set(target.nodeForKey(v.key), [...(byNode.get(target.nodeForKey(v.key)) ?? []), v]);
     const deleted: Buffer[] = [];
     await Promise.all(
-      [...byNode].map(async ([n, vs]) => {
+      [...target.groupByNode(victims.map((v) => v.key))].map(async ([n, idx]) => {
+        const vs = idx.map((i) => victims[i]!);
         const codes = await n.deleteIfUnchanged(
           vs.length,
           ...vs.map((v) => v.key),

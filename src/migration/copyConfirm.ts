@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from "ioredis";
+import type { Cluster } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -47,17 +47,6 @@ interface Pair {
   created: boolean;
 }
 
-function groupByNode(target: RedisTarget, pairs: Pair[]): Map<Redis, Pair[]> {
-  const groups = new Map<Redis, Pair[]>();
-  for (const p of pairs) {
-    const node = target.nodeForKey(p.newKey);
-    const list = groups.get(node);
-    if (list) list.push(p);
-    else groups.set(node, [p]);
-  }
-  return groups;
-}
-
 async function settle(cluster: Cluster, p: Pair, out: BatchOutcome): Promise<void> {
   const confirmed = await confirmPair(cluster, p.oldKey, p.newKey);
   if (confirmed === "repaired") out.counts.repaired = (out.counts.repaired ?? 0) + 1;
@@ -102,7 +91,8 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
       pairs.push({ oldKey, newKey: m.newKey, snap, created: false });
     });
     await Promise.all(
-      [...groupByNode(target, pairs)].map(async ([owner, group]) => {
+      [...target.groupByNode(pairs.map((p) => p.newKey))].map(async ([owner, idx]) => {
+        const group = idx.map((i) => pairs[i]!);
         const created = await restoreIfAbsent(owner, group);
         group.forEach((p, j) => (p.created = created[j]!));
       }),

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Checkpoint } from "../engine/checkpoint.js";
-import { RunLock, type LockOwner } from "../engine/runLock.js";
+import { pidAlive, RunLock, type LockOwner } from "../engine/runLock.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import type { RedisClient } from "./redisClient.js";
 
@@ -27,15 +27,6 @@ export interface RunStatus {
     holder?: LockOwner | undefined;
     lockExpiresInMs?: number;
   };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export async function runStatus(

@@ -31,17 +31,39 @@ export class Tombstones {
       : this.singleKey;
   }
 
-  /** Record keys about to be deleted (before the delete: a crash leaves a harmless extra). */
-  async add(oldKeys: Buffer[]): Promise<void> {
-    const byKey = new Map<string, Buffer[]>();
-    for (const k of oldKeys) byKey.set(this.keyFor(k), [...(byKey.get(this.keyFor(k)) ?? []), k]);
-    await Promise.all([...byKey].map(([set, members]) => this.target.client.sadd(set, ...members)));
+  private bySet(oldKeys: Buffer[]): Map<string, number[]> {
+    const sets = new Map<string, number[]>();
+    oldKeys.forEach((k, i) => {
+      const set = this.keyFor(k);
+      const list = sets.get(set);
+      if (list) list.push(i);
+      else sets.set(set, [i]);
+    });
+    return sets;
   }
 
-  async has(oldKeys: Buffer[]): Promise<boolean[]> {
-    const r = await Promise.all(
-      oldKeys.map((k) => this.target.client.sismember(this.keyFor(k), k)),
+  /** Record keys about to be deleted (before the delete: a crash leaves a harmless extra). */
+  async add(oldKeys: Buffer[]): Promise<void> {
+    await Promise.all(
+      [...this.bySet(oldKeys)].map(([set, idx]) =>
+        this.target.client.sadd(set, ...idx.map((i) => oldKeys[i]!)),
+      ),
     );
-    return r.map((x) => x === 1);
+  }
+
+  /** One SMISMEMBER per set, whatever the number of keys. */
+  async has(oldKeys: Buffer[]): Promise<boolean[]> {
+    const out = new Array<boolean>(oldKeys.length).fill(false);
+    await Promise.all(
+      [...this.bySet(oldKeys)].map(async ([set, idx]) => {
+        const r = (await this.target.client.call(
+          "SMISMEMBER",
+          set,
+          ...idx.map((i) => oldKeys[i]!),
+        )) as number[];
+        idx.forEach((i, j) => (out[i] = r[j] === 1));
+      }),
+    );
+    return out;
   }
 }

@@ -2,21 +2,12 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { LockHeldError, UsageError } from "../../errors.js";
 import { findLocks } from "../../engine/lockList.js";
-import { describeOwner } from "../../engine/runLock.js";
+import { pidAlive, describeOwner } from "../../engine/runLock.js";
 import { sleep } from "../../engine/time.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatDuration } from "../render/style.js";
 import { openTarget } from "../runContext.js";
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function releaseCommand(): Command {
   const cmd = new Command("release")
