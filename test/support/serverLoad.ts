@@ -3,6 +3,7 @@
  * a server kept busy (every PING slow), a replica that stops reading its stream, and the
  * SCAN COUNT of each batch as MONITOR sees it.
  */
+import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, Redis } from "ioredis";
 import type { RedisClient } from "./targets.js";
@@ -36,14 +37,66 @@ export function keepBusy(host: string, port: number): () => Promise<void> {
   return () => ((busy = false), loops.then(() => undefined));
 }
 
-/** The COUNT of every SCAN MATCH `match` sent to any master, as MONITOR sees it; stop() it. */
+/**
+ * The COUNT of every SCAN MATCH `match` sent to any master, as MONITOR sees it; stop() it.
+ * MONITOR is read from a plain socket: ioredis's monitor() can take the first monitored
+ * line for a reply to a command (it enters monitoring mode a microtask after MONITOR's OK,
+ * and both may arrive in one read on a busy server: "Command queue state error").
+ */
 export async function watchScanCounts(redis: RedisClient, match: string) {
   const masters = redis instanceof Cluster ? redis.nodes("master") : [redis];
-  const monitors = await Promise.all(masters.map((m) => m.monitor()));
   const counts: number[] = [];
-  for (const m of monitors)
-    m.on("monitor", (_time: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === "scan" && args[3] === match) counts.push(Number(args[5]));
+  const sockets = await Promise.all(
+    masters.map((m) =>
+      monitor(m.options, (args) => {
+        if (args[0]?.toLowerCase() === "scan" && args[3] === match) counts.push(Number(args[5]));
+      }),
+    ),
+  );
+  return { counts, stop: () => sockets.forEach((s) => s.destroy()) };
+}
+
+interface NodeAddress {
+  host?: string;
+  port?: number;
+  username?: string | null;
+  password?: string | null;
+}
+
+/** Open a MONITOR socket; resolves once the server said OK, so nothing sent later is missed. */
+function monitor(node: NodeAddress, onCommand: (args: string[]) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(node.port ?? 6379, node.host ?? "127.0.0.1");
+    let pending = "";
+    let ready = false;
+    let oks = node.password ? 2 : 1; // AUTH's, then MONITOR's
+    socket.setEncoding("latin1");
+    socket.on("error", (e) => (ready ? undefined : reject(e)));
+    socket.on("connect", () => {
+      const auth = node.password ? [node.username ?? "default", node.password] : [];
+      if (auth.length) socket.write(resp(["AUTH", ...auth]));
+      socket.write(resp(["MONITOR"]));
     });
-  return { counts, stop: () => monitors.forEach((m) => m.disconnect()) };
+    socket.on("data", (chunk: string) => {
+      const lines = (pending + chunk).split("\r\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.startsWith("-")) return reject(new Error(line.slice(1)));
+        if (ready) onCommand(monitoredArgs(line));
+        else if (line === "+OK" && --oks === 0) {
+          ready = true;
+          resolve(socket);
+        }
+      }
+    });
+  });
+}
+
+function resp(args: string[]): string {
+  return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("");
+}
+
+/** `+1700000000.1 [0 127.0.0.1:5000] "scan" "0" "MATCH" "p:*"` → ["scan", "0", "MATCH", "p:*"]. */
+function monitoredArgs(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, "$1"));
 }
