@@ -39,7 +39,10 @@ export function addVerifyOptions(cmd: Command): Command {
     )
     .addOption(new Option("--pushgateway <url>", "push Prometheus metrics to this Pushgateway"))
     .addOption(
-      new Option("--read-from <where>", "read pairs from a replica first (single instance)")
+      new Option(
+        "--read-from <where>",
+        "master, or replicas: read pairs on caught-up replicas first",
+      )
         .choices(["master", "replicas"])
         .default("master"),
     );

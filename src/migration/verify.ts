@@ -1,5 +1,6 @@
 import { estimateKeys } from "../engine/estimate.js";
 import { runScan, type PassSpec, type RunResult } from "../engine/runScan.js";
+import { ReplicaReads } from "../redis/replicas.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
 import type { KeySchema } from "./keySchema.js";
@@ -16,7 +17,7 @@ export interface VerifyOptions {
   recheckRounds: number;
   recheckDelayMs: number;
   repair: "no" | "dry-run" | "yes";
-  /** Read pairs from a replica first (single instance with a replica). */
+  /** Read pairs from replicas first (each master's, once caught up; see ReplicaReads). */
   readFrom: "master" | "replicas";
   sink?: VerifySettings["sink"];
   plan?: VerifySettings["plan"];
@@ -60,16 +61,32 @@ export async function verify(
             o.sample / Math.max(1, await estimateKeys(masters, Buffer.from(o.schema.oldPrefix))),
           );
   }
-  const replica = o.readFrom === "replicas" ? await target.replica() : undefined;
-  if (o.readFrom === "replicas" && !replica) {
+  const replicas = o.readFrom === "replicas" ? await ReplicaReads.open(target) : undefined;
+  if (o.readFrom === "replicas")
     run.onEvent?.({
       type: "log",
-      level: "warn",
-      message: `--read-from replicas: no online replica found${target.isCluster ? " (not supported on a Cluster yet)" : ""}; reading the master`,
+      level: replicas ? "info" : "warn",
+      message: replicas
+        ? `--read-from replicas: reading ${replicas.addresses.join(", ")} (each once caught up with its master)`
+        : `--read-from replicas: no online replica found; reading the masters`,
     });
+  try {
+    return await verifyOn(target, o, run, scope, sampleFraction, replicas);
+  } finally {
+    replicas?.close();
   }
+}
+
+async function verifyOn(
+  target: RedisTarget,
+  o: VerifyOptions,
+  run: RunSettings,
+  scope: string,
+  sampleFraction: number,
+  replicas: ReplicaReads | undefined,
+): Promise<VerifyResult> {
   const settings: VerifySettings = {
-    replica,
+    replicas,
     compare: {
       schema: o.schema,
       ttlToleranceMs: o.ttlToleranceMs,
@@ -128,6 +145,5 @@ export async function verify(
       };
     },
   });
-  replica?.disconnect();
   return summarize(result);
 }

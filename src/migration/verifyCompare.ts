@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import type { RedisTarget } from "../redis/target.js";
+import type { ReplicaReads } from "../redis/replicas.js";
+import type { KeyRouter, RedisTarget } from "../redis/target.js";
 import { fromFlat } from "./hashFields.js";
 import { mapOldKey, type KeySchema, type Unmigratable } from "./keySchema.js";
 import { diffPair, kindsOf, type Divergence, type KeyState } from "./pairDiff.js";
@@ -83,7 +84,7 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
 }
 
 /** readHashes-0.lua on each node owning some of the keys; results in the keys' order. */
-export async function readStates(target: RedisTarget, keys: Buffer[]): Promise<KeyState[]> {
+export async function readStates(target: KeyRouter, keys: Buffer[]): Promise<KeyState[]> {
   const out: KeyState[] = new Array<KeyState>(keys.length);
   await Promise.all(
     [...target.groupByNode(keys)].map(async ([node, idx]) => {
@@ -101,11 +102,6 @@ export async function readStates(target: RedisTarget, keys: Buffer[]): Promise<K
   return out;
 }
 
-/**
- * Cluster: the two keys of a pair live in different slots, so they are read one after
- * the other (old, then new). A pair caught between the application's two writes can
- * look divergent; the recheck rounds tell those apart.
- */
 /** workspaceOf-0.lua on each node owning some of the keys; results in the keys' order. */
 export async function workspacesOf(
   target: RedisTarget,
@@ -121,7 +117,12 @@ export async function workspacesOf(
   return out;
 }
 
-export function clusterComparer(target: RedisTarget, o: CompareOptions): Comparer {
+/**
+ * Cluster: the two keys of a pair live in different slots, so they are read one after
+ * the other (old, then new). A pair caught between the application's two writes can
+ * look divergent; the recheck rounds tell those apart.
+ */
+export function clusterComparer(target: KeyRouter, o: CompareOptions): Comparer {
   return async (oldKeys) => {
     const olds = await readStates(target, oldKeys);
     const outcomes: PairOutcome[] = new Array<PairOutcome>(oldKeys.length);
@@ -162,6 +163,23 @@ export function replicaFirstComparer(replica: Comparer, master: Comparer): Compa
     const again = await master(redo.map((i) => oldKeys[i]!));
     redo.forEach((i, j) => (first[i] = again[j]!));
     return first;
+  };
+}
+
+/**
+ * Reads on the replicas that have caught up with their masters (see ReplicaReads): the
+ * same comparison as on the masters, one batch's routing at a time.
+ */
+export function replicaComparer(
+  target: RedisTarget,
+  replicas: ReplicaReads,
+  o: CompareOptions,
+): Comparer {
+  return async (oldKeys) => {
+    const view = await replicas.view();
+    return target.isCluster
+      ? clusterComparer(view.router(target), o)(oldKeys)
+      : atomicComparer(view.clientFor(target.client as Redis), o)(oldKeys);
   };
 }
 

@@ -1,4 +1,5 @@
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
+import type { ReplicaReads } from "../redis/replicas.js";
 import type { RedisTarget } from "../redis/target.js";
 import { tally } from "./copyAtomic.js";
 import { describeDivergence, type DivergenceRecord } from "./divergenceReport.js";
@@ -7,18 +8,17 @@ import type { Divergence } from "./pairDiff.js";
 import { recheck, type RecheckPlan } from "./recheck.js";
 import { repairDivergence } from "./repair.js";
 import { inSample } from "./sampling.js";
-import type { Redis } from "ioredis";
 import {
-  atomicComparer,
   comparerFor,
+  replicaComparer,
   replicaFirstComparer,
   type CompareOptions,
 } from "./verifyCompare.js";
 
 export interface VerifySettings {
   compare: CompareOptions;
-  /** A replica to read pairs from first (see replicaFirstComparer). */
-  replica?: Redis | undefined;
+  /** Replicas to read pairs from first (see replicaFirstComparer). */
+  replicas?: ReplicaReads | undefined;
   /** Fraction of pairs to check (1: all), chosen by key hash. */
   sampleFraction: number;
   recheck: RecheckPlan;
@@ -75,8 +75,8 @@ export async function settleDivergences(
  */
 export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatch {
   const onMaster = comparerFor(target, s.compare);
-  const first = s.replica
-    ? replicaFirstComparer(atomicComparer(s.replica, s.compare), onMaster)
+  const first = s.replicas
+    ? replicaFirstComparer(replicaComparer(target, s.replicas, s.compare), onMaster)
     : onMaster;
   return async (keys) => {
     const out: BatchOutcome = { counts: {}, findings: [] };

@@ -1,6 +1,5 @@
 import calculateSlot from "cluster-key-slot";
-import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { defineScripts } from "./scripts.js";
 
 /** One master and the client that talks to it directly (SCAN is per node state). */
@@ -22,11 +21,17 @@ async function serverRunId(client: Redis): Promise<string> {
   return /run_id:(\w+)/.exec(info)?.[1] ?? "unknown";
 }
 
+/** Sends each key to the node that should serve it (a master, or a replica of it). */
+export interface KeyRouter {
+  /** Indexes of `keys` grouped by the client to send them to. */
+  groupByNode(keys: Buffer[]): Map<Redis, number[]>;
+}
+
 /**
  * A connected deployment: a single instance or a Cluster. `client` routes commands by
  * key (on a Cluster, to the slot's master); `masters()` lists the nodes to SCAN.
  */
-export class RedisTarget {
+export class RedisTarget implements KeyRouter {
   private constructor(
     readonly kind: "single" | "cluster",
     readonly client: Redis | Cluster,
@@ -77,28 +82,6 @@ export class RedisTarget {
     const node = owner === undefined ? undefined : this.nodesByAddress().get(owner);
     if (!node) throw new Error(`no master serves the slot of a key (slot ${calculateSlot(key)})`);
     return node;
-  }
-
-  /**
-   * A connection to an online replica of a single instance (from INFO replication), for
-   * reads that should spare the master; undefined when there is none, or on a Cluster.
-   */
-  async replica(): Promise<Redis | undefined> {
-    if (this.kind !== "single") return undefined;
-    const master = this.client as Redis;
-    const info = await master.info("replication");
-    const m = /^slave\d+:ip=([^,]+),port=(\d+),state=online/m.exec(info);
-    if (!m) return undefined;
-    const replica = new Redis({
-      ...master.options,
-      host: m[1],
-      port: Number(m[2]),
-      lazyConnect: true,
-    });
-    replica.on("error", () => undefined);
-    await replica.connect();
-    defineScripts(replica);
-    return replica;
   }
 
   /** Indexes of `keys` grouped by the master serving each (one group on a single instance). */

@@ -1,8 +1,9 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startRedisServer, type RedisServerHandle } from "../../tools/redisProcess.js";
 import { seedOldJobs, type JobRef } from "../support/appTraffic.js";
 import { waitFor } from "../support/checkpoint.js";
+import { startReplicationProxy, type ReplicationProxy } from "../support/replicationProxy.js";
 import { jsonOf, prefixArgs, runCli } from "../support/cli.js";
 import { uniquePrefix } from "../support/targets.js";
 
@@ -21,11 +22,14 @@ describe("verify --read-from replicas on a single instance with a replica", () =
   let replica: RedisServerHandle;
   let onMaster: Redis;
   let onReplica: Redis;
+  let proxy: ReplicationProxy;
   beforeAll(async () => {
     master = await startRedisServer({ extraArgs: ["--repl-diskless-sync-delay", "0"] });
-    // Writable, so a test can make the replica look behind its master on purpose.
+    // Through a relay that can hold back the master's stream; writable, so a test can
+    // also put stale data on the replica directly.
+    proxy = await startReplicationProxy("127.0.0.1", master.port);
     replica = await startRedisServer({
-      extraArgs: ["--replicaof", "127.0.0.1", String(master.port), "--replica-read-only", "no"],
+      extraArgs: ["--replicaof", "127.0.0.1", String(proxy.port), "--replica-read-only", "no"],
     });
     onMaster = new Redis(master.url);
     onReplica = new Redis(replica.url);
@@ -36,7 +40,7 @@ describe("verify --read-from replicas on a single instance with a replica", () =
   afterAll(async () => {
     onMaster.disconnect();
     onReplica.disconnect();
-    await Promise.all([replica.stop(), master.stop()]);
+    await Promise.all([replica.stop(), master.stop(), proxy.close()]);
   });
 
   async function backfilled(label: string): Promise<{ p: string; jobs: JobRef[] }> {
@@ -72,6 +76,23 @@ describe("verify --read-from replicas on a single instance with a replica", () =
     expect(jsonOf(r).counts.checked).toBe(300);
     // Every pair-reading batch ran on the replica: at least one script call there.
     expect(await scriptCalls(onReplica)).toBeGreaterThan(replicaBefore);
+  });
+
+  it("does not take a pair for equal on a replica that has not applied its master's last writes", async () => {
+    const { p, jobs } = await backfilled("replica-behind");
+    const j = jobs[5]!;
+    const masterBefore = await scriptCalls(onMaster);
+    // The replica gets nothing more from its master: it still shows the pair equal.
+    proxy.hold();
+    onTestFinished(() => proxy.release());
+    const newKey = `${p}ai:job:${j.workspace_id}:${j.job_id}`;
+    await onMaster.hset(newKey, "status", "diverged");
+    expect(await onReplica.hget(newKey, "status")).not.toBe("diverged");
+    const r = await verify(p);
+    expect(r.code, r.stderr).toBe(1);
+    expect(jsonOf(r).counts.confirmed).toBe(1);
+    // The batch waited a second for the replica, then read the master.
+    expect(await scriptCalls(onMaster)).toBeGreaterThan(masterBefore);
   });
 
   it("does not confirm what only a lagging replica shows, and confirms what the master shows", async () => {
