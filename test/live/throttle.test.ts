@@ -1,60 +1,10 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startRedisServer } from "../../tools/redisProcess.js";
-import { readHashBuffers, sameHash, seedOldJobs, type JobRef } from "../support/appTraffic.js";
-import { checkpointProgress, waitFor } from "../support/checkpoint.js";
-import { jsonOf, prefixArgs, runCli, startCli } from "../support/cli.js";
-import { keysUnder, snapshotPrefix } from "../support/keys.js";
-import { keepBusy, stall, watchScanCounts } from "../support/serverLoad.js";
-import { connect, targets, uniquePrefix, type RedisClient } from "../support/targets.js";
-
-/** One test's keys (a fresh prefix) on one server, and the tool pointed at them. */
-function testKeys(redis: RedisClient, url: string, label: string) {
-  const p = uniquePrefix(label);
-  const state = (key: string) => `${p}jm:backfill:${key}`;
-  const withUrl = (args: string[]) => [...args, "--redis-url", url, ...prefixArgs(p)];
-  const backfillArgs = (extra: string[]) => withUrl(["backfill", "--batch-size", "50", ...extra]);
-  const checkpoint = () => checkpointProgress(redis, state("checkpoint"));
-  const scanned = async () => (await checkpoint()).scanned;
-  return {
-    p,
-    state,
-    checkpoint,
-    scanned,
-    cli: (...args: string[]) => runCli(withUrl(args)),
-    backfill: (...extra: string[]) => runCli(backfillArgs(extra)),
-    seed: (count: number) =>
-      seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count, workspaces: 3 }),
-    /** A backfill in the background, once it has made progress; stderr readable meanwhile. */
-    async start(...extra: string[]) {
-      const run = startCli(backfillArgs(extra));
-      onTestFinished(() => void run.child.kill("SIGKILL")); // left running by a failed test
-      let stderr = "";
-      run.child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-      await waitFor("progress", async () => (await scanned()) > 0);
-      const logged = (text: string, ms?: number) =>
-        waitFor(`"${text}" on stderr`, async () => stderr.includes(text), ms);
-      return { ...run, stderr: () => stderr, logged };
-    },
-    /** Keys the checkpoint gains per second over the next `ms`. */
-    async keysPerSecond(ms: number) {
-      const [from, t0] = [await scanned(), Date.now()];
-      await sleep(ms);
-      return ((await scanned()) - from) / ((Date.now() - t0) / 1000);
-    },
-    /** Exactly one new key per job, holding its old key's bytes. */
-    async expectEveryJobCopied(jobs: JobRef[]) {
-      const newKey = (j: JobRef) => `${p}ai:job:${j.workspace_id}:${j.job_id}`;
-      expect(await keysUnder(redis, `${p}ai:job:`)).toEqual(jobs.map(newKey).sort());
-      for (const j of jobs) {
-        const old = await readHashBuffers(redis, `${p}ai:jobs:${j.job_id}`);
-        expect(sameHash(old, await readHashBuffers(redis, newKey(j)))).toBe(true);
-      }
-    },
-  };
-}
+import { testKeys } from "../support/backfillRun.js";
+import { jsonOf } from "../support/cli.js";
+import { watchScanCounts } from "../support/serverLoad.js";
+import { connect, targets, type RedisClient } from "../support/targets.js";
 
 describe.each(targets())("throttling and control of a running backfill on %s", (target) => {
   let redis: RedisClient;
@@ -185,75 +135,5 @@ describe.each(targets())("throttling and control of a running backfill on %s", (
     expect([scans.counts[0], new Set(scans.counts).size > 1]).toEqual([500, true]);
     expect(scans.counts.filter((c) => c < 10 || c > 10_000)).toEqual([]);
     await t.expectEveryJobCopied(jobs);
-  });
-});
-
-describe("load guards, on servers of their own", () => {
-  it("a busy server pauses a --max-latency run, which resumes and copies exactly what an unloaded run copies", async () => {
-    const server = await startRedisServer();
-    const redis = new Redis(server.url);
-    try {
-      const t = testKeys(redis, server.url, "latency");
-      await t.seed(2600);
-      const run = await t.start("--rate", "1000", "--max-latency", "50");
-      const before = await t.keysPerSecond(1000);
-      const [loadFrom, t0] = [await t.scanned(), Date.now()];
-      const stopLoad = keepBusy(server.host, server.port);
-      onTestFinished(stopLoad);
-      await run.logged("pausing: server latency", 10_000);
-      await stopLoad();
-      const during = ((await t.scanned()) - loadFrom) / ((Date.now() - t0) / 1000);
-      await run.logged("resumed after: server latency");
-      const after = await t.keysPerSecond(1000);
-      const done = await run.done;
-      expect(done.code).toBe(0);
-      const reason = `server latency \\d+ ms on 127.0.0.1:${server.port} > --max-latency 50`;
-      expect(done.stderr).toMatch(new RegExp(`pausing: ${reason}`));
-      expect([during < before / 4, after > before / 2]).toEqual([true, true]);
-
-      const loaded = await snapshotPrefix(redis, `${t.p}ai:job:`);
-      expect(loaded.size).toBe(2600);
-      await redis.del(...loaded.keys());
-      expect((await t.backfill("--restart")).code).toBe(0);
-      expect(await snapshotPrefix(redis, `${t.p}ai:job:`)).toEqual(loaded);
-    } finally {
-      redis.disconnect();
-      await server.stop();
-    }
-  });
-
-  it("a replica further behind than --max-replica-lag pauses the run until it catches up", async () => {
-    const master = await startRedisServer({ extraArgs: ["--repl-diskless-sync-delay", "0"] });
-    const replica = await startRedisServer({
-      extraArgs: ["--replicaof", "127.0.0.1", String(master.port)],
-    });
-    const [redis, onReplica] = [new Redis(master.url), new Redis(replica.url)];
-    try {
-      await waitFor("the replica's link", async () =>
-        (await onReplica.info("replication")).includes("master_link_status:up"),
-      );
-      const t = testKeys(redis, master.url, "replica-lag");
-      const jobs = await t.seed(2000);
-      await redis.wait(1, 5000); // the replica has acknowledged the seed: no lag to start with
-      const run = await t.start("--rate", "1000", "--max-replica-lag", "500000");
-      // The replica neither reads nor acknowledges the stream while 1 MB goes by.
-      const asleep = stall(onReplica, 2000);
-      await redis.set(`${t.p}blob`, Buffer.alloc(1_000_000, 1));
-      await run.logged("pausing: a replica of", 5000);
-      const atPause = await t.scanned();
-      await asleep;
-      expect((await t.scanned()) - atPause).toBeLessThanOrEqual(75);
-      const done = await run.done;
-      expect(done.code).toBe(0);
-      expect(done.stderr).toMatch(
-        /pausing: a replica of 127\.0\.0\.1:\d+ is \d+ bytes behind > --max-replica-lag 500000/,
-      );
-      expect(done.stderr).toContain("resumed after: a replica of");
-      await t.expectEveryJobCopied(jobs);
-    } finally {
-      redis.disconnect();
-      onReplica.disconnect();
-      await Promise.all([replica.stop(), master.stop()]);
-    }
   });
 });

