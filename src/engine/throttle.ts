@@ -10,7 +10,7 @@ export interface ThrottleOptions {
   controlKey: string;
   guard: LoadGuard;
   limiter: RateLimiter;
-  /** Keys per SCAN batch; adapted when targetBatchMs is set, or changed by ctl. */
+  /** Keys per SCAN batch; adapted per master when targetBatchMs is set, or set by ctl. */
   batchSize: number;
   targetBatchMs: number | undefined;
   /** A run paused longer than this stops (exit 130, checkpoint saved). */
@@ -29,7 +29,10 @@ const MAX_BATCH = 10_000;
  * re-checks rather than dying), and adaptive sizing toward a target batch duration.
  */
 export class Throttle {
+  /** The batch size every master starts from (the option, or the last ctl batch=). */
   batchSize: number;
+  /** Adapted sizes, per master: each answers for its own load. */
+  private readonly adapted = new Map<string, number>();
   /** Why the run is waiting now (shown in progress), or undefined. */
   pausedFor: string | undefined;
   /** Set when a pause outlasted maxPauseMs: the run must stop. */
@@ -63,6 +66,7 @@ export class Throttle {
         }
         if (control.batchSize !== undefined && control.batchSize !== this.batchSize) {
           this.batchSize = control.batchSize;
+          this.adapted.clear();
           this.log(`ctl: batch size set to ${control.batchSize}`);
         }
       }
@@ -88,13 +92,23 @@ export class Throttle {
     }
   }
 
-  /** Adapt the batch size toward the target duration (bounded, smoothed). */
-  afterBatch(keys: number, elapsedMs: number): void {
+  /** The next SCAN COUNT for one master. */
+  batchSizeFor(node: string): number {
+    return this.adapted.get(node) ?? this.batchSize;
+  }
+
+  /**
+   * Adapt one master's batch size toward the target duration (bounded, smoothed), from a
+   * batch of `keys` that took `elapsedMs` of its own.
+   */
+  afterBatch(node: string, keys: number, elapsedMs: number): void {
     const target = this.o.targetBatchMs;
     if (target === undefined || keys === 0) return;
-    const ideal = (this.batchSize * target) / Math.max(1, elapsedMs);
-    this.batchSize = Math.round(
-      Math.min(MAX_BATCH, Math.max(MIN_BATCH, (this.batchSize + ideal) / 2)),
+    const size = this.batchSizeFor(node);
+    const ideal = (size * target) / Math.max(1, elapsedMs);
+    this.adapted.set(
+      node,
+      Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, (size + ideal) / 2))),
     );
   }
 }

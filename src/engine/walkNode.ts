@@ -3,7 +3,7 @@ import type { Checkpoint, NodeProgress } from "./checkpoint.js";
 import type { ProgressTracker } from "./progressTracker.js";
 import type { RateLimiter } from "./rateLimiter.js";
 import type { Throttle } from "./throttle.js";
-import type { PassSpec } from "./runSpec.js";
+import type { BatchOutcome, PassSpec } from "./runSpec.js";
 import { globPrefix, scanStep, type ScanStep } from "./scanNode.js";
 
 export interface WalkContext {
@@ -19,7 +19,26 @@ export interface WalkContext {
   resumed: boolean;
 }
 
-/** One pass over one master: SCAN batches from the saved cursor, checkpoint after each. */
+/** A batch's outcome applied to the node's progress. */
+function account(progress: NodeProgress, keys: number, outcome: BatchOutcome, cap: number): void {
+  progress.counts.scanned = (progress.counts.scanned ?? 0) + keys;
+  for (const [k, v] of Object.entries(outcome.counts)) {
+    progress.counts[k] = (progress.counts[k] ?? 0) + v;
+  }
+  for (const f of outcome.findings) {
+    if (progress.findings.length >= cap) break;
+    progress.findings.push(f);
+  }
+}
+
+/**
+ * One pass over one master: SCAN batches from the saved cursor, checkpoint after each.
+ * Two batches are in flight at a time: batch k+1 is sent while batch k is still being
+ * worked on, so the server never waits for the client between them. They are accounted
+ * and checkpointed strictly in order (k before k+1), and a stop (signal, pause past its
+ * limit, error) lets the batches in flight finish first: a checkpoint only ever claims
+ * batches that are done.
+ */
 export async function walkNode(
   pass: PassSpec,
   node: MasterNode,
@@ -28,41 +47,55 @@ export async function walkNode(
 ): Promise<void> {
   const scanSpec = { match: globPrefix(pass.keyPrefix), type: pass.keyType };
   const scan = (cursor: string): Promise<ScanStep> => {
-    const p = scanStep(node.client, cursor, scanSpec, ctx.throttle.batchSize);
+    const p = scanStep(node.client, cursor, scanSpec, ctx.throttle.batchSizeFor(node.id));
     p.catch(() => undefined); // awaited later; a prefetch abandoned on stop must not crash
     return p;
   };
   let recheck = ctx.resumed;
   let pending = progress.done ? undefined : scan(progress.cursor);
-  // The save of batch k overlaps the work of batch k+1: it only claims batch k, which is
-  // done, and saves go out in order on one connection, so the checkpoint never runs ahead.
+  // The batch before this one, settled once it is accounted and its save has gone out;
+  // resolves to when its work finished (the next batch's work starts no earlier).
+  let previous: Promise<number> = Promise.resolve(0);
+  // Saves go out in order on one connection, so the checkpoint never runs ahead.
   let saving: Promise<unknown> = Promise.resolve();
-  while (pending && !ctx.stop()) {
-    if (!(await ctx.throttle.beforeBatch())) break;
-    const step = await pending;
-    const throttled = await ctx.limiter.take(step.keys.length, ctx.signal);
-    if (ctx.stop()) break;
-    // Prefetch the next SCAN so its round trip overlaps this batch's work.
-    pending = step.cursor === "0" ? undefined : scan(step.cursor);
-    if (step.keys.length > 0) {
-      const t0 = Date.now();
-      const outcome = await pass.processBatch(step.keys, { node, recheck });
-      ctx.throttle.afterBatch(step.keys.length, Date.now() - t0);
+  try {
+    while (pending && !ctx.stop()) {
+      if (!(await ctx.throttle.beforeBatch())) break;
+      const step = await pending;
+      const throttled = await ctx.limiter.take(step.keys.length, ctx.signal);
+      if (ctx.stop()) break;
+      // Prefetch the next SCAN so its round trip overlaps this batch's work.
+      pending = step.cursor === "0" ? undefined : scan(step.cursor);
+      const sentAt = Date.now();
+      const work =
+        step.keys.length > 0 ? pass.processBatch(step.keys, { node, recheck }) : undefined;
+      work?.catch(() => undefined); // its error surfaces in order, below
       recheck = false;
-      progress.counts.scanned = (progress.counts.scanned ?? 0) + step.keys.length;
-      for (const [k, v] of Object.entries(outcome.counts)) {
-        progress.counts[k] = (progress.counts[k] ?? 0) + v;
-      }
-      for (const f of outcome.findings) {
-        if (progress.findings.length >= ctx.findingsCap) break;
-        progress.findings.push(f);
-      }
+      const before = previous;
+      previous = (async () => {
+        const outcome = work ? await work : undefined;
+        const doneAt = Date.now();
+        const prevDoneAt = await before;
+        if (outcome) {
+          // Its own time on the server: from when the batch before it was out of the way.
+          ctx.throttle.afterBatch(node.id, step.keys.length, doneAt - Math.max(sentAt, prevDoneAt));
+          account(progress, step.keys.length, outcome, ctx.findingsCap);
+        }
+        progress.cursor = step.cursor;
+        progress.done = step.cursor === "0";
+        await saving;
+        saving = ctx.checkpoint.saveNode(ctx.progressId, progress); // serialized now
+        ctx.tracker.emit(throttled, ctx.throttle.pausedFor);
+        return doneAt;
+      })();
+      previous.catch(() => undefined);
+      // At most two in flight: the batch before this one must be done before the next.
+      await before;
     }
-    progress.cursor = step.cursor;
-    progress.done = step.cursor === "0";
-    await saving;
-    saving = ctx.checkpoint.saveNode(ctx.progressId, progress);
-    ctx.tracker.emit(throttled, ctx.throttle.pausedFor);
+  } finally {
+    // Whatever happened, nothing is left running: a failed batch's successor still ends.
+    await previous.catch(() => undefined);
   }
+  await previous;
   await saving;
 }
