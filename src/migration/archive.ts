@@ -1,7 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
-import type { HashBytes } from "./hashFields.js";
 
 /**
  * One deleted hash in an archive file (JSON lines): key and every field as base64, so
@@ -16,22 +15,18 @@ export interface ArchiveRecord {
   display: string;
 }
 
+/** `flat`: field, value, field, value… as Redis returns them (HGETALL). */
 export function toArchiveRecord(
   key: Buffer,
-  fields: HashBytes,
+  flat: Buffer[],
   pttlMs: number,
   display: string,
+  archivedAt: string = new Date().toISOString(),
 ): ArchiveRecord {
-  return {
-    key: key.toString("base64"),
-    fields: [...fields].map(([f, v]) => [
-      Buffer.from(f, "latin1").toString("base64"),
-      v.toString("base64"),
-    ]),
-    pttlMs,
-    archivedAt: new Date().toISOString(),
-    display,
-  };
+  const fields: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    fields.push([flat[i]!.toString("base64"), flat[i + 1]!.toString("base64")]);
+  return { key: key.toString("base64"), fields, pttlMs, archivedAt, display };
 }
 
 export interface ArchivedHash {

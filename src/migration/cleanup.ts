@@ -3,12 +3,9 @@ import { runScan, type RunResult } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
-import {
-  cleanupAtomic,
-  cleanupCluster,
-  RecreationWatch,
-  type CleanupSettings,
-} from "./cleanupBatch.js";
+import { RecreationWatch, type CleanupSettings } from "./cleanupBatch.js";
+import { cleanupCluster } from "./cleanupCluster.js";
+import { cleanupAtomic } from "./cleanupSingle.js";
 import { cleanupRefusal, type GuardInput } from "./cleanupGuard.js";
 import { Tombstones } from "./tombstones.js";
 

@@ -20,6 +20,7 @@ const SCRIPTS = {
   repairPair: "repairPair-2.lua",
   compareAndDelete: "compareAndDelete-n.lua",
   deleteIfUnchanged: "deleteIfUnchanged-0.lua",
+  deleteUnchangedPairs: "deleteUnchangedPairs-n.lua",
   restoreHash: "restoreHash-1.lua",
   reverseCopy: "reverseCopy-n.lua",
   extendLock: "extendLock-1.lua",
@@ -44,7 +45,11 @@ declare module "ioredis" {
     partialCount(...keys: Arg[]): Result<number, Context>;
     countExisting(...keys: Arg[]): Result<number, Context>;
     repairPair(oldKey: Arg, newKey: Arg): Result<number, Context>;
-    compareAndDelete(numKeys: number, ...args: Arg[]): Result<string, Context>;
+    compareAndDeleteBuffer(
+      numKeys: number,
+      ...args: Arg[]
+    ): Result<[Buffer, (Buffer | number)[]], Context>;
+    deleteUnchangedPairs(numKeys: number, ...args: Arg[]): Result<string, Context>;
     deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;
     restoreHash(
       key: Arg,

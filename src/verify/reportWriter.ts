@@ -53,6 +53,23 @@ export class ReportWriter {
     }
   }
 
+  /**
+   * Append records and resolve once they are written to the file (handed to the OS, so
+   * they survive this process being killed): an archive must hold a hash before it is
+   * deleted.
+   */
+  async writeAll(records: object[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error(`report file ${this.path} is already closed`);
+    if (records.length === 0) return;
+    const text = records.map((r) => `${JSON.stringify(r)}\n`).join("");
+    await new Promise<void>((resolve, reject) =>
+      this.stream.write(text, (err) =>
+        err ? reject((this.failure ??= writeFailure(this.path, err))) : resolve(),
+      ),
+    );
+  }
+
   /** Flush and close the file; rejects if any write failed (a report must be whole). */
   async close(): Promise<void> {
     if (!this.closed) {

@@ -73,7 +73,7 @@ export function cleanupCommand(): Command {
           side: c.side,
           execute: Boolean(c.execute),
           force: Boolean(c.force),
-          archive: archive ? (r) => archive.write(r) : undefined,
+          archive: archive ? (records) => archive.writeAll(records) : undefined,
           guard: {
             maxVerifyAgeMs,
             envFlag: process.env.AI_JOBS_NEW_SCHEMA,

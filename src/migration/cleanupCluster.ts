@@ -1,0 +1,140 @@
+import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
+import type { RedisTarget } from "../redis/target.js";
+import { toArchiveRecord } from "./archive.js";
+import {
+  countCode,
+  oldWritesOn,
+  type CleanupSettings,
+  type RecreationWatch,
+} from "./cleanupBatch.js";
+import { tally } from "./copyAtomic.js";
+import { sameHash, toFlat } from "./hashFields.js";
+import { displayBytes, mapOldKey } from "./keySchema.js";
+import { dumpJobs, type JobDump } from "./snapshots.js";
+import { readStates } from "./verifyCompare.js";
+import { add } from "./verifyPairs.js";
+
+async function archiveVictims(
+  target: RedisTarget,
+  s: CleanupSettings,
+  victims: { key: Buffer }[],
+): Promise<void> {
+  if (!s.archive || victims.length === 0) return;
+  const states = await readStates(
+    target,
+    victims.map((v) => v.key),
+  );
+  const at = new Date().toISOString();
+  await s.archive(
+    victims.flatMap(({ key }, i) => {
+      const st = states[i]!;
+      return st.type === "hash"
+        ? [toArchiveRecord(key, toFlat(st.fields), st.pttl, displayBytes(key), at)]
+        : [];
+    }),
+  );
+}
+
+async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<JobDump[]> {
+  const out = new Array<JobDump>(keys.length);
+  await Promise.all(
+    [...target.groupByNode(keys)].map(async ([n, idx]) =>
+      (
+        await dumpJobs(
+          n,
+          idx.map((i) => keys[i]!),
+        )
+      ).forEach((d, j) => (out[idx[j]!] = d)),
+    ),
+  );
+  return out;
+}
+
+/**
+ * Cluster: the pair's keys live in different slots. Compare (DUMPs first, fields when the
+ * DUMPs differ), then delete with deleteIfUnchanged-0.lua, which removes a key only if it
+ * still DUMPs as it did before the comparison.
+ */
+export function cleanupCluster(
+  target: RedisTarget,
+  s: CleanupSettings,
+  watch: RecreationWatch,
+): ProcessBatch {
+  return async (keys, { node }) => {
+    await watch.check();
+    const out: BatchOutcome = { counts: {}, findings: [] };
+    const olds = await dumpJobs(node.client, keys);
+    // A partial hash at a key cleanup deleted was re-created by update_status; one that
+    // was there before cleanup is just an unmigratable key.
+    const isPartial = (o: JobDump) =>
+      o.type === "hash" && !o.workspaceId && !o.jobId && o.hasStatus;
+    const partial = keys.filter((_, i) => isPartial(olds[i]!));
+    const deletedBefore = await s.tombstones.has(partial);
+    const recreated = partial.find((_, i) => deletedBefore[i]);
+    if (recreated) throw oldWritesOn(recreated, "is a partial hash re-created by update_status");
+    const pairs: { oldKey: Buffer; newKey: Buffer; old: JobDump }[] = [];
+    keys.forEach((oldKey, i) => {
+      const o = olds[i]!;
+      if (o.type === "none") return countCode(out, oldKey, "V", s.execute);
+      if (o.type !== "hash") return countCode(out, oldKey, "T", s.execute);
+      const m = mapOldKey(s.schema, oldKey, o.workspaceId, o.jobId);
+      if (!m.ok) return tally(out, oldKey, m.reason);
+      pairs.push({ oldKey, newKey: m.newKey, old: o });
+    });
+    const news = await dumpsByNode(
+      target,
+      pairs.map((p) => p.newKey),
+    );
+    const unsure = pairs.filter(
+      (p, i) => news[i]!.type === "hash" && !news[i]!.dump!.equals(p.old.dump!),
+    );
+    const [oldStates, newStates] = await Promise.all([
+      readStates(
+        target,
+        unsure.map((p) => p.oldKey),
+      ),
+      readStates(
+        target,
+        unsure.map((p) => p.newKey),
+      ),
+    ]);
+    const differs = new Set(
+      unsure.filter((_, j) => !sameHash(oldStates[j]!.fields, newStates[j]!.fields)),
+    );
+    const victims: { key: Buffer; dump: Buffer; oldKey: Buffer }[] = [];
+    pairs.forEach((p, i) => {
+      const n = news[i]!;
+      if (n.type === "none") return countCode(out, p.oldKey, "N", s.execute);
+      if (n.type !== "hash") return countCode(out, p.oldKey, "Y", s.execute);
+      if (differs.has(p)) return countCode(out, p.oldKey, "X", s.execute);
+      victims.push(
+        s.side === "old"
+          ? { key: p.oldKey, dump: p.old.dump!, oldKey: p.oldKey }
+          : { key: p.newKey, dump: n.dump!, oldKey: p.oldKey },
+      );
+    });
+    if (!s.execute) {
+      add(out, "wouldDelete", victims.length);
+      return out;
+    }
+    await archiveVictims(target, s, victims);
+    if (s.side === "old") await s.tombstones.add(victims.map((v) => v.key));
+    const deleted: Buffer[] = [];
+    await Promise.all(
+      [...target.groupByNode(victims.map((v) => v.key))].map(async ([n, idx]) => {
+        const vs = idx.map((i) => victims[i]!);
+        const codes = await n.deleteIfUnchanged(
+          vs.length,
+          ...vs.map((v) => v.key),
+          ...vs.map((v) => v.dump),
+        );
+        vs.forEach((v, j) => {
+          countCode(out, v.oldKey, codes[j]!, true);
+          if (codes[j] === "D" && s.side === "old") deleted.push(v.key);
+        });
+      }),
+    );
+    watch.remember(deleted);
+    return out;
+  };
+}
