@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as tcpConnect, createServer } from "node:net";
+import { connect as netConnect, createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,8 +95,12 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     await rm(dir, { recursive: true, force: true });
     ownedDirs.delete(dir);
   };
+  // The readiness probe goes through this socket of our own: a PONG on the TCP port could
+  // come from another server that won the port (this one then exits: Address already in use).
+  const socket = join(dir, "redis.sock");
   const argsFor = (port: number) => [
     ...["--port", String(port), "--bind", HOST, "--dir", dir, "--daemonize", "no"],
+    ...["--unixsocket", socket, "--unixsocketperm", "700"],
     ...["--save", "", "--appendonly", opts.persist ? "yes" : "no", "--loglevel", "warning"],
     ...(opts.extraArgs ?? []),
   ];
@@ -105,7 +109,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   let child: ChildProcess;
   for (let attempt = 1; ; attempt++) {
     try {
-      child = await launch(argsFor(port), port);
+      child = await launch(argsFor(port), port, socket);
       break;
     } catch (err) {
       // Another process may grab the port between findFreePort and bind: pick another.
@@ -135,7 +139,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     },
     async start() {
       if (isRunning(child)) throw new Error(`redis-server on port ${port} is already running`);
-      child = await launch(argsFor(port), port);
+      child = await launch(argsFor(port), port, socket);
     },
   };
 }
@@ -144,8 +148,11 @@ function isRunning(child: ChildProcess): boolean {
   return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
-/** Spawn and wait for PONG; on any failure the process is gone before this rejects. */
-async function launch(args: string[], port: number): Promise<ChildProcess> {
+/**
+ * Spawn and wait for PONG on its unix socket, which the server creates only once it holds
+ * its TCP port; on any failure the process is gone before this rejects.
+ */
+async function launch(args: string[], port: number, socket: string): Promise<ChildProcess> {
   const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let failure: Error | undefined;
@@ -163,7 +170,7 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
   if (child.pid !== undefined) liveChildren.add(child);
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await answersPing(port))) {
+  while (!(await answersPing(socket))) {
     if (failure === undefined && Date.now() > deadline) {
       failure = new Error(`redis-server on port ${port} did not answer PING:\n${output}`);
     }
@@ -180,9 +187,9 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
  * true for +PONG, or -NOAUTH from a server with requirepass (it is up and answering);
  * a server still loading its AOF answers -LOADING, which is not ready.
  */
-function answersPing(port: number): Promise<boolean> {
+function answersPing(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tcpConnect({ host: HOST, port });
+    const socket = netConnect({ path });
     let reply = "";
     const finish = (ok: boolean) => {
       socket.destroy();

@@ -3,8 +3,11 @@
  * blame the migration: the servers, the Cluster topology and the app-traffic generator.
  */
 import { isUtf8 } from "node:buffer";
-import type { Cluster } from "ioredis";
+import { connect as tcpConnect } from "node:net";
+import calculateSlot from "cluster-key-slot";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedisCluster, type RedisClusterHandle } from "../../tools/redisProcess.js";
 import {
   AppQueue,
   readHashBuffers,
@@ -177,5 +180,118 @@ describe("harness cluster topology", () => {
       `keys per master: ${perMaster}`,
     ).toBe(true);
     expect(perMaster.reduce((a, b) => a + b)).toBe(90);
+  });
+});
+
+/** true once nothing listens on the port: the connection is refused. */
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+  });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A Cluster of its own: the shared one (test/globalSetup.ts) has no replicas.
+describe("harness cluster with replicas", () => {
+  let handle: RedisClusterHandle;
+  let cluster: Cluster;
+  const sorted = (ports: (number | undefined)[]) => [...ports].sort((a, b) => a! - b!);
+  const ports = (nodes: Redis[]) => sorted(nodes.map((n) => n.options.port));
+  beforeAll(async () => {
+    handle = await startRedisCluster({ masters: 3, replicas: 1 });
+    cluster = new Cluster([handle.nodes[0]!], { lazyConnect: true });
+    await cluster.connect();
+  });
+  afterAll(async () => {
+    cluster?.disconnect();
+    await handle?.stop();
+  });
+
+  it("has 3 masters and 3 replicas, each following its own master", async () => {
+    const masterPorts = handle.servers.map((s) => s.port);
+    expect(handle.nodes.map((n) => n.port)).toEqual(masterPorts);
+    expect(handle.replicaServers).toHaveLength(3);
+    expect(sorted([...handle.replicasOf.keys()])).toEqual(sorted(masterPorts));
+    expect([...handle.replicasOf.values()].flat()).toEqual(handle.replicaServers);
+
+    for (const [masterPort, [replica, ...more]] of handle.replicasOf) {
+      expect(more).toEqual([]);
+      const r = new Redis({ host: replica.host, port: replica.port });
+      try {
+        const replication = await r.info("replication");
+        expect(replication).toContain("role:slave");
+        expect(replication).toContain(`master_port:${masterPort}`);
+        expect(replication).toContain("master_link_status:up");
+      } finally {
+        r.disconnect();
+      }
+    }
+    // What a fresh Cluster client found: the same masters, and the replicas to read from.
+    expect(ports(cluster.nodes("master"))).toEqual(sorted(masterPorts));
+    expect(ports(cluster.nodes("slave"))).toEqual(sorted(handle.replicaServers.map((s) => s.port)));
+  });
+
+  it("serves a key written through the Cluster client from the replica of its slot's master", async () => {
+    const prefix = uniquePrefix("replica-read");
+    const slots = await cluster.cluster("SLOTS");
+    const ownerPort = (slot: number) =>
+      slots.find(([first, last]) => first <= slot && slot <= last)![2]![1];
+    // One key on each master.
+    const keys = new Map<number, string>();
+    for (let n = 0; keys.size < 3; n++) {
+      const key = `${prefix}{${n}}`;
+      const port = ownerPort(calculateSlot(key));
+      if (!keys.has(port)) keys.set(port, key);
+    }
+
+    for (const [masterPort, key] of keys) {
+      await cluster.set(key, `value of ${key}`);
+      // On the connection that wrote: it counts the replicas that have the SET.
+      const master = cluster.nodes("master").find((n) => n.options.port === masterPort)!;
+      expect(await master.wait(1, 5000)).toBe(1);
+
+      const [replica] = handle.replicasOf.get(masterPort)!;
+      const r = new Redis({ host: replica.host, port: replica.port });
+      try {
+        // Not READONLY yet: the replica sends the client to its master.
+        await expect(r.get(key)).rejects.toThrow(
+          `MOVED ${calculateSlot(key)} 127.0.0.1:${masterPort}`,
+        );
+        await r.call("READONLY");
+        expect(await r.get(key)).toBe(`value of ${key}`);
+      } finally {
+        r.disconnect();
+      }
+    }
+  });
+
+  it("stop() stops all 6 processes: every port refuses connections", async () => {
+    cluster.disconnect();
+    const servers = [...handle.servers, ...handle.replicaServers];
+    expect(servers).toHaveLength(6);
+    const pids = servers.map((s) => s.pid);
+    expect(pids.every(processAlive)).toBe(true);
+    expect(await Promise.all(servers.map((s) => refusesConnections(s.port)))).toEqual(
+      servers.map(() => false),
+    );
+
+    await handle.stop();
+    expect(await Promise.all(servers.map((s) => refusesConnections(s.port)))).toEqual(
+      servers.map(() => true),
+    );
+    expect(pids.filter(processAlive)).toEqual([]);
   });
 });
