@@ -1,3 +1,4 @@
+import type { Redis } from "ioredis";
 import type { MasterNode } from "../redis/target.js";
 
 /** Limits that pause a run while the server is busy (any may be unset). */
@@ -33,6 +34,8 @@ export function replicaLag(info: string): number {
 export class LoadGuard {
   private checkedAt = 0;
   private verdict: string | undefined;
+  /** Per master, a connection of the guard's own (opened on first use). */
+  private readonly own = new Map<MasterNode, Redis>();
 
   constructor(
     private readonly masters: MasterNode[],
@@ -56,15 +59,31 @@ export class LoadGuard {
     return this.verdict;
   }
 
+  close(): void {
+    for (const c of this.own.values()) c.disconnect();
+    this.own.clear();
+  }
+
+  private connectionTo(m: MasterNode): Redis {
+    let c = this.own.get(m);
+    if (!c) {
+      c = m.client.duplicate();
+      c.on("error", () => undefined); // its commands fail and say why
+      this.own.set(m, c);
+    }
+    return c;
+  }
+
   private async check(m: MasterNode): Promise<string | undefined> {
     const l = this.limits;
+    const client = this.connectionTo(m);
     const t0 = performance.now();
-    await m.client.ping();
+    await client.ping();
     const latency = performance.now() - t0;
     if (l.maxLatencyMs !== undefined && latency > l.maxLatencyMs) {
       return `server latency ${latency.toFixed(0)} ms on ${m.address} > --max-latency ${l.maxLatencyMs}`;
     }
-    const info = String(await m.client.call("INFO", "memory", "stats", "replication"));
+    const info = String(await client.call("INFO", "memory", "stats", "replication"));
     const used = field(info, "used_memory") ?? 0;
     const max = field(info, "maxmemory") ?? 0;
     if (l.maxMemoryPct !== undefined && max > 0 && (100 * used) / max > l.maxMemoryPct) {

@@ -118,6 +118,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   }
   const started = Date.now();
   let failure: unknown;
+  let sideConnections = () => undefined as void;
   try {
     if (resumable) {
       await checkpoint.setStatus("running", { owner });
@@ -135,10 +136,21 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         `resuming ${spec.name} run ${runId} from its checkpoint (${tracker.processed()} keys already done)`,
       );
     const limiter = new RateLimiter(spec.rate);
+    // The control key and the load guards are read on connections of their own: behind a
+    // batch in flight on the main one, each read would hold up the next batch (and a
+    // PING there would time the tool's own queue, not the server).
+    const side = client.duplicate();
+    side.on("error", () => undefined); // its commands fail and say why
+    const guard = new LoadGuard(masters, spec.loadLimits ?? {});
+    sideConnections = () => {
+      throttle.close();
+      side.disconnect();
+      guard.close();
+    };
     const throttle = new Throttle({
-      client,
+      client: side,
       controlKey: keys.control,
-      guard: new LoadGuard(masters, spec.loadLimits ?? {}),
+      guard,
       limiter,
       batchSize: spec.batchSize,
       targetBatchMs: spec.targetBatchMs,
@@ -174,6 +186,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         }),
       );
     }
+    sideConnections();
     if (failure !== undefined) throw failure;
     if (lock.lost)
       throw new LockHeldError(
@@ -211,6 +224,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     await lock.release();
     return result;
   } catch (err) {
+    sideConnections();
     if (err instanceof MigrateError) {
       // A run that stopped itself (a guard, a lost lock) is not a dead run: say so.
       if (!(err instanceof InterruptedError)) {

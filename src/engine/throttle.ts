@@ -2,7 +2,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { RunEventListener } from "./events.js";
 import type { LoadGuard } from "./loadGuard.js";
 import type { RateLimiter } from "./rateLimiter.js";
-import { readControl } from "./runControl.js";
+import { readControl, type ControlRequest } from "./runControl.js";
 import { sleep } from "./time.js";
 
 export interface ThrottleOptions {
@@ -19,13 +19,15 @@ export interface ThrottleOptions {
   onEvent: RunEventListener | undefined;
 }
 
+/** How often a running run reads its control key (in the background). */
+const CONTROL_EVERY_MS = 100;
 const MIN_BATCH = 10;
 const MAX_BATCH = 10_000;
 
 /**
  * Everything that decides when and how big the next batch is: an operator's pause,
- * rate and batch size from the control key (read before every batch, so a change lands
- * within one batch), the load guards (a busy server pauses the run: it waits and
+ * rate and batch size from the control key (read every 100 ms, so a change lands within
+ * a batch or two), the load guards (a busy server pauses the run: it waits and
  * re-checks rather than dying), and adaptive sizing toward a target batch duration.
  */
 export class Throttle {
@@ -41,8 +43,35 @@ export class Throttle {
   /** Called on every check while paused, so the progress line can say why. */
   onWait: (() => void) | undefined;
 
+  /** The control key as last read in the background (undefined before the first read). */
+  private latest: ControlRequest | undefined;
+  private readonly reading = new AbortController();
+
   constructor(private readonly o: ThrottleOptions) {
     this.batchSize = o.batchSize;
+  }
+
+  /**
+   * Read the control key every CONTROL_EVERY_MS until close(). In the background: a read
+   * waits behind the batch the server is running, and the next batch must not wait for
+   * it (nor the server for the next batch).
+   */
+  private async readInBackground(): Promise<void> {
+    const stop = this.reading.signal;
+    while (!stop.aborted) {
+      await sleep(CONTROL_EVERY_MS, stop);
+      if (stop.aborted) break;
+      try {
+        this.latest = await readControl(this.o.client, this.o.controlKey);
+      } catch {
+        // Keep the last request: a server that stopped answering fails the batches.
+      }
+    }
+  }
+
+  /** Stop reading the control key. */
+  close(): void {
+    this.reading.abort();
   }
 
   private log(message: string): void {
@@ -54,7 +83,13 @@ export class Throttle {
     let since: number | undefined;
     for (;;) {
       if (this.o.signal?.aborted) return false;
-      const control = await readControl(this.o.client, this.o.controlKey);
+      // Running: the background read. Starting, or waiting out a pause: a fresh one.
+      let control = since === undefined ? this.latest : undefined;
+      if (!control) {
+        const first = this.latest === undefined;
+        control = this.latest = await readControl(this.o.client, this.o.controlKey);
+        if (first) void this.readInBackground();
+      }
       const seen = JSON.stringify(control);
       if (seen !== this.lastControl) {
         this.lastControl = seen;

@@ -53,7 +53,7 @@ export async function walkNode(
   };
   let recheck = ctx.resumed;
   let pending = progress.done ? undefined : scan(progress.cursor);
-  // The batch before this one, settled once it is accounted and its save has gone out;
+  // The batch before this one, settled once it is accounted and its save is sent;
   // resolves to when its work finished (the next batch's work starts no earlier).
   let previous: Promise<number> = Promise.resolve(0);
   // Saves go out in order on one connection, so the checkpoint never runs ahead.
@@ -83,8 +83,10 @@ export async function walkNode(
         }
         progress.cursor = step.cursor;
         progress.done = step.cursor === "0";
-        await saving;
-        saving = ctx.checkpoint.saveNode(ctx.progressId, progress); // serialized now
+        // Not awaited here: a save sent now waits behind the batches already queued on the
+        // server, and waiting for it would leave the server idle between batches.
+        saving = Promise.all([saving, ctx.checkpoint.saveNode(ctx.progressId, progress)]);
+        saving.catch(() => undefined); // surfaces below
         ctx.tracker.emit(throttled, ctx.throttle.pausedFor);
         return doneAt;
       })();
