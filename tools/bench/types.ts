@@ -2,7 +2,7 @@ import type { Target } from "./target.js";
 
 export type MethodId = "one-key" | "pipelined" | "server-side" | "tool";
 /** A report row: a method, or the tool run with --archive (cleanup: a different job). */
-export type RowId = MethodId | "tool+archive";
+export type RowId = MethodId | "tool+archive" | "pipelined+archive";
 
 export interface RssInfo {
   /** stats.peakRssBytes as reported by the tool itself. */

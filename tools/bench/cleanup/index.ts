@@ -19,8 +19,9 @@ export interface CleanupBenchOptions {
 
 /** The production layout, as verify uses it. */
 const NEW_PREFIX = "ai:job:";
-// No one-key or server-side baseline: the target is stated against the pipelined client.
-const METHODS: RowId[] = ["pipelined", "tool", "tool+archive"];
+// No one-key or server-side baseline: the target is stated against the pipelined client,
+// which with --archive's job to do (every hash written out first) is "pipelined+archive".
+const METHODS: RowId[] = ["pipelined", "tool", "pipelined+archive", "tool+archive"];
 
 async function measure(
   method: RowId,
@@ -30,9 +31,9 @@ async function measure(
 ): Promise<MethodResult> {
   const base = { method, copies: null, seconds: 0, keys: 0, keysPerSec: null };
   try {
-    if (method !== "pipelined")
+    if (method === "tool" || method === "tool+archive")
       return await toolCleanup(ctx.target, ctx.newPrefix, ctx.batchSize, seeded.keys, archive);
-    const t = await pipelinedCleanup(ctx);
+    const t = await pipelinedCleanup(ctx, archive);
     return {
       ...base,
       status: "ok",
@@ -90,8 +91,9 @@ export async function benchCleanup(
   for (const [i, method] of METHODS.entries()) {
     // The operations before leave the seeded old keys whole; later methods re-seed them.
     await freshPairs(target, opts.seeded, NEW_PREFIX, i > 0);
-    const refusal = method === "pipelined" ? null : await recordCleanVerify(target, NEW_PREFIX);
-    const archive = method === "tool+archive" ? archivePath(target.kind) : undefined;
+    const isTool = method === "tool" || method === "tool+archive";
+    const refusal = isTool ? await recordCleanVerify(target, NEW_PREFIX) : null;
+    const archive = method.endsWith("+archive") ? archivePath(target.kind) : undefined;
     process.stdout.write(`  ${method.padEnd(12)} ... `);
     await resetCommandStats(target);
     const r: MethodResult = refusal
