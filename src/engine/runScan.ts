@@ -126,6 +126,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     } else {
       await checkpoint.create(state);
     }
+    await spec.prepare?.();
     let estimate = 0;
     for (const pass of spec.passes)
       estimate += await estimateKeys(masters, Buffer.from(pass.keyPrefix));
@@ -192,6 +193,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throw new LockHeldError(
         `lost the ${spec.name} lock (it expired or was released by force); stopped after the current batch`,
       );
+    await spec.finish?.();
     if (throttle.expired !== undefined) {
       await checkpoint.setStatus("interrupted");
       throw new InterruptedError(
@@ -226,6 +228,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
   } catch (err) {
     sideConnections();
     if (err instanceof MigrateError) {
+      // A run that stopped itself still finishes what its finished batches began.
+      await spec.finish?.().catch(() => undefined);
       // A run that stopped itself (a guard, a lost lock) is not a dead run: say so.
       if (!(err instanceof InterruptedError)) {
         await checkpoint.setStatus("failed", { reason: err.message }).catch(() => undefined);

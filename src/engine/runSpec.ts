@@ -53,6 +53,13 @@ export interface RunSpec {
   maxPauseMs?: number | undefined;
   /** What to store as the scope's last completed result (default: the RunResult). */
   lastResult?: ((result: RunResult) => Record<string, unknown>) | undefined;
+  /** Work to do once the lock is held, before the first batch (e.g. settle a crash's leftovers). */
+  prepare?: (() => Promise<void>) | undefined;
+  /**
+   * Work to do after the last batch, still under the lock: also when the run stops itself
+   * (a signal, a guard), not when Redis failed.
+   */
+  finish?: (() => Promise<void>) | undefined;
 }
 
 export interface RunResult {

@@ -15,18 +15,22 @@ export interface ArchiveRecord {
   display: string;
 }
 
-/** `flat`: field, value, field, value… as Redis returns them (HGETALL). */
-export function toArchiveRecord(
+/**
+ * One archive line (an ArchiveRecord as JSON, newline included). Built as text: base64
+ * needs no escaping, and this runs for every deleted key. `flat`: field, value, field,
+ * value… as Redis returns them (HGETALL).
+ */
+export function toArchiveLine(
   key: Buffer,
   flat: Buffer[],
   pttlMs: number,
   display: string,
   archivedAt: string = new Date().toISOString(),
-): ArchiveRecord {
-  const fields: [string, string][] = [];
+): string {
+  let fields = "";
   for (let i = 0; i + 1 < flat.length; i += 2)
-    fields.push([flat[i]!.toString("base64"), flat[i + 1]!.toString("base64")]);
-  return { key: key.toString("base64"), fields, pttlMs, archivedAt, display };
+    fields += `${i ? "," : ""}["${flat[i]!.toString("base64")}","${flat[i + 1]!.toString("base64")}"]`;
+  return `{"key":"${key.toString("base64")}","fields":[${fields}],"pttlMs":${pttlMs},"archivedAt":${JSON.stringify(archivedAt)},"display":${JSON.stringify(display)}}\n`;
 }
 
 export interface ArchivedHash {

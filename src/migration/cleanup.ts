@@ -1,15 +1,21 @@
 import { GuardRefusedError } from "../errors.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
+import type { Redis } from "ioredis";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
 import { RecreationWatch, type CleanupSettings } from "./cleanupBatch.js";
 import { cleanupCluster } from "./cleanupCluster.js";
 import { cleanupAtomic } from "./cleanupSingle.js";
 import { cleanupRefusal, type GuardInput } from "./cleanupGuard.js";
+import { settleAside } from "./asideKeys.js";
+import { displayBytes } from "./keySchema.js";
 import { Tombstones } from "./tombstones.js";
 
-export interface CleanupOptions extends Omit<CleanupSettings, "tombstones"> {
+export interface CleanupOptions extends Omit<
+  CleanupSettings,
+  "tombstones" | "asidePrefix" | "asideCount"
+> {
   force: boolean;
   guard: Omit<GuardInput, "client" | "statePrefix" | "side">;
 }
@@ -55,7 +61,14 @@ export async function cleanup(
     }
   }
   const watch = new RecreationWatch(target);
-  const settings: CleanupSettings = { ...o, tombstones: new Tombstones(target, run.statePrefix) };
+  const settings: CleanupSettings = {
+    ...o,
+    tombstones: new Tombstones(target, run.statePrefix),
+    // Per side: each side's runs hold their own lock, and settle only their own keys.
+    asidePrefix: `${run.statePrefix}cleanup:aside:${o.side}:`,
+    asideCount: `${run.statePrefix}cleanup:aside-count:${o.side}`,
+  };
+  const single = target.isCluster ? undefined : cleanupAtomic(target, settings, watch);
   const result = await runScan({
     ...run,
     target,
@@ -74,11 +87,11 @@ export async function cleanup(
       {
         name: "main",
         keyPrefix: o.schema.oldPrefix,
-        processBatch: target.isCluster
-          ? cleanupCluster(target, settings, watch)
-          : cleanupAtomic(target, settings, watch),
+        processBatch: single?.processBatch ?? cleanupCluster(target, settings, watch),
       },
     ],
+    prepare: single && (() => settle(target, settings, run)),
+    finish: single?.flush,
     lastResult: (r) => ({
       ...r,
       findings: undefined,
@@ -104,4 +117,24 @@ export async function cleanup(
       (c.newMissing ?? 0) === 0 &&
       (c.newWrongType ?? 0) === 0,
   };
+}
+
+/** Keys an interrupted `cleanup --archive` left moved aside: archive them, or put them back. */
+async function settle(target: RedisTarget, s: CleanupSettings, run: RunSettings): Promise<void> {
+  const archive = s.execute ? s.archive : undefined;
+  const mode = archive ? "archive" : s.execute ? "restore" : "count";
+  const r = await settleAside(target.client as Redis, s.asidePrefix, s.asideCount, mode, archive);
+  if (r.found === 0) return;
+  const log = (message: string) => run.onEvent?.({ type: "log", level: "warn", message });
+  if (mode === "count")
+    log(
+      `${r.found} key(s) were left moved aside (${s.asidePrefix}*) by an interrupted cleanup --archive; the next cleanup --execute archives them (with --archive) or puts them back`,
+    );
+  if (r.archived)
+    log(`archived and deleted ${r.archived} key(s) an interrupted run left moved aside`);
+  if (r.restored) log(`put back ${r.restored} key(s) an interrupted run left moved aside`);
+  if (r.stuck.length)
+    log(
+      `${r.stuck.length} key(s) left moved aside under ${s.asidePrefix}: their names exist again (e.g. ${displayBytes(r.stuck[0]!)}); run cleanup --execute --archive to archive them`,
+    );
 }

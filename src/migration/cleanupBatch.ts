@@ -3,7 +3,6 @@ import type { BatchOutcome } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
 import { tally } from "./copyAtomic.js";
 import { displayBytes, type KeySchema, type Unmigratable } from "./keySchema.js";
-import type { ArchiveRecord } from "./archive.js";
 import type { Tombstones } from "./tombstones.js";
 import { add } from "./verifyPairs.js";
 
@@ -13,12 +12,17 @@ export interface CleanupSettings {
   side: "old" | "new";
   execute: boolean;
   /**
-   * Called with a batch's hashes before they are deleted (the --archive file); resolves
-   * once they are written (handed to the OS: they survive the tool being killed).
+   * Called with a batch's hashes (archive lines, see toArchiveLine) before they are
+   * deleted (the --archive file); resolves once they are written (handed to the OS: they
+   * survive the tool being killed).
    */
-  archive?: ((records: ArchiveRecord[]) => Promise<void>) | undefined;
+  archive?: ((lines: string[]) => Promise<void>) | undefined;
   /** Where deleted old keys are recorded for a rollback. */
   tombstones: Tombstones;
+  /** Single instance with an archive: where a proven key waits for its record (+ its name). */
+  asidePrefix: string;
+  /** How many keys are aside and not yet deleted (see compareAndDelete-n.lua). */
+  asideCount: string;
 }
 
 const OUTCOME: Record<string, string> = {
@@ -28,6 +32,7 @@ const OUTCOME: Record<string, string> = {
   Y: "newWrongType",
   X: "differs",
   V: "vanished",
+  K: "keptMovedAsideExists",
 };
 const UNMIGRATABLE: Record<string, Unmigratable> = {
   T: "not_a_hash",
@@ -51,7 +56,7 @@ export function countCode(out: BatchOutcome, key: Buffer, code: string, execute:
   const reason = UNMIGRATABLE[code];
   if (reason) return tally(out, key, reason);
   add(out, OUTCOME[code] ?? "unknown");
-  if (code === "X" || code === "N" || code === "Y" || code === "C")
+  if (code === "X" || code === "N" || code === "Y" || code === "C" || code === "K")
     out.findings.push({ key: displayBytes(key), reason: `kept: ${OUTCOME[code]}` });
 }
 

@@ -1,6 +1,6 @@
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
-import { toArchiveRecord } from "./archive.js";
+import { toArchiveLine } from "./archive.js";
 import {
   countCode,
   oldWritesOn,
@@ -29,7 +29,7 @@ async function archiveVictims(
     victims.flatMap(({ key }, i) => {
       const st = states[i]!;
       return st.type === "hash"
-        ? [toArchiveRecord(key, toFlat(st.fields), st.pttl, displayBytes(key), at)]
+        ? [toArchiveLine(key, toFlat(st.fields), st.pttl, displayBytes(key), at)]
         : [];
     }),
   );

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
-import { toArchiveRecord, type ArchiveRecord } from "./archive.js";
+import { toArchiveLine } from "./archive.js";
 import {
   countCode,
   oldWritesOn,
@@ -10,67 +10,56 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 
-/** A pair proven equal by compareAndDelete-n.lua in mode "A", with its archive record. */
-interface Archived {
-  /** Index of its old key in the batch. */
-  at: number;
-  victim: Buffer;
-  other: Buffer;
-  victimDigest: Buffer;
-  otherDigest: Buffer;
-  record: ArchiveRecord;
-}
-
-/** Parse mode "A"'s details: for each "D" code, victim, other key, PTTL, digests, fields. */
-function archivedPairs(codes: string, details: (Buffer | number)[]): Archived[] {
-  const out: Archived[] = [];
+/** Mode "A" details: for each "D" code, the key moved aside, its PTTL, its fields. */
+function movedAside(
+  codes: string,
+  details: (Buffer | number | Buffer[])[],
+): { keys: Buffer[]; lines: string[] } {
+  const keys: Buffer[] = [];
+  const lines: string[] = [];
   const archivedAt = new Date().toISOString();
   let d = 0;
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] !== "D") continue;
-    const victim = details[d] as Buffer;
-    const n = Number(details[d + 5]);
-    const fields = details.slice(d + 6, d + 6 + n) as Buffer[];
-    const pttl = Number(details[d + 2]);
-    out.push({
-      at: i,
-      victim,
-      other: details[d + 1] as Buffer,
-      victimDigest: details[d + 3] as Buffer,
-      otherDigest: details[d + 4] as Buffer,
-      record: toArchiveRecord(victim, fields, pttl, displayBytes(victim), archivedAt),
-    });
-    d += 6 + n;
+    const key = details[d] as Buffer;
+    const fields = details[d + 2] as Buffer[];
+    keys.push(key);
+    lines.push(toArchiveLine(key, fields, Number(details[d + 1]), displayBytes(key), archivedAt));
+    d += 3;
   }
-  return out;
+  return { keys, lines };
+}
+
+/** UNLINK many keys of a single instance, a thousand per command. */
+export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) await client.unlink(...keys.slice(i, i + 1000));
+}
+
+/** A batch processor, and what to do once the last batch is done. */
+export interface SingleCleanup {
+  processBatch: ProcessBatch;
+  /** Delete the keys still aside whose records are written (end of run, or on a stop). */
+  flush(): Promise<void>;
 }
 
 /**
  * Single instance: compareAndDelete-n.lua proves each pair equal and deletes in one
- * atomic step. With an archive it only proves (mode "A", returning what to archive and
- * a digest of both keys); the records are written and handed to the OS; then
- * deleteUnchangedPairs-n.lua deletes each key whose pair is still exactly as proven.
+ * atomic step. With an archive, the same step moves each proven key aside (RENAMENX to
+ * the aside prefix + its name) instead of deleting it; the batch's records are written
+ * and handed to the OS; the next batch's script deletes those keys (flush() the last
+ * ones). A key is never in neither place: it is under its name, or aside, or in the
+ * archive. Keys a crash left aside are settled by the next cleanup run (settleAside).
  */
 export function cleanupAtomic(
   target: RedisTarget,
   s: CleanupSettings,
   watch: RecreationWatch,
-): ProcessBatch {
+): SingleCleanup {
   const client = target.client as Redis;
-  const tombstones = s.side === "old" ? s.tombstones.singleKey : "";
-  const run = async (keys: Buffer[], mode: "0" | "1" | "A") => {
-    const [codes, details] = await client.compareAndDeleteBuffer(
-      keys.length,
-      ...keys,
-      s.schema.oldPrefix,
-      s.schema.newPrefix,
-      s.side,
-      mode,
-      s.tombstones.singleKey,
-    );
-    return { codes: codes.toString("latin1"), details };
-  };
-  return async (keys) => {
+  const prefix = Buffer.from(s.asidePrefix);
+  // Aside, with their records written: deleted by the next script that goes out.
+  let written: Buffer[] = [];
+  const processBatch: ProcessBatch = async (keys) => {
     // The watch and the batch's own script go out together (one round trip). If the
     // watch then finds a re-created key, this batch's deletions were still each proven
     // at their instant: stopping right after them loses nothing.
@@ -78,32 +67,47 @@ export function cleanupAtomic(
     watching.catch(() => undefined);
     const out: BatchOutcome = { counts: {}, findings: [] };
     const archive = s.execute ? s.archive : undefined;
-    const { codes, details } = await run(keys, archive ? "A" : s.execute ? "1" : "0");
-    const final = codes.split("");
+    const unlink = archive ? written : [];
+    if (archive) written = [];
+    const [raw, details] = await client.compareAndDeleteBuffer(
+      keys.length,
+      ...keys,
+      s.schema.oldPrefix,
+      s.schema.newPrefix,
+      s.side,
+      archive ? "A" : s.execute ? "1" : "0",
+      s.tombstones.singleKey,
+      s.asidePrefix,
+      s.asideCount,
+      ...unlink,
+    );
+    const codes = raw.toString("latin1");
     if (archive) {
-      const pairs = archivedPairs(codes, details);
-      if (pairs.length > 0) {
-        await archive(pairs.map((p) => p.record));
-        const done = await client.deleteUnchangedPairs(
-          2 * pairs.length,
-          ...pairs.map((p) => p.victim),
-          ...pairs.map((p) => p.other),
-          tombstones,
-          ...pairs.map((p) => p.victimDigest),
-          ...pairs.map((p) => p.otherDigest),
-        );
-        pairs.forEach((p, j) => (final[p.at] = done[j]!));
+      const moved = movedAside(codes, details);
+      if (moved.keys.length > 0) {
+        await archive(moved.lines);
+        written.push(...moved.keys.map((k) => Buffer.concat([prefix, k])));
       }
     }
     await watching;
     const deleted: Buffer[] = [];
     for (let i = 0; i < keys.length; i++) {
-      if (final[i] === "P")
+      if (codes[i] === "P")
         throw oldWritesOn(keys[i]!, "is a partial hash re-created by update_status");
-      countCode(out, keys[i]!, final[i]!, s.execute);
-      if (final[i] === "D" && s.execute && s.side === "old") deleted.push(keys[i]!);
+      countCode(out, keys[i]!, codes[i]!, s.execute);
+      if (codes[i] === "D" && s.execute && s.side === "old") deleted.push(keys[i]!);
     }
     watch.remember(deleted);
     return out;
+  };
+  return {
+    processBatch,
+    async flush() {
+      const last = written;
+      written = [];
+      if (last.length === 0) return;
+      await unlinkAll(client, last);
+      await client.decrby(s.asideCount, last.length);
+    },
   };
 }

@@ -67,7 +67,11 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
     maxRetriesPerRequest: 2,
     // Bounded: a Redis that stays away ends the run with exit 3 and its checkpoint kept.
     retryStrategy: (times) => (times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000)),
-    enableAutoPipelining: true,
+    // Off: each batch is one script already, and commands must leave in the order they
+    // are issued. Auto-pipelined, a walker's prefetched SCAN left after the script of the
+    // batch in flight, so the next batch could not be sent until that script had run:
+    // the server idled between batches (cleanup 200k keys: 3.3 s with it, 2.7 s without).
+    enableAutoPipelining: false,
   };
 
   const probe = new Redis({ ...base, retryStrategy: () => null, maxRetriesPerRequest: 0 });
@@ -104,10 +108,9 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
   probe.disconnect();
   if (endpoint.db !== 0) throw new UsageError(`${where}: a Redis Cluster has only database 0`);
   const cluster = new Cluster([{ host: endpoint.host, port: endpoint.port }], {
-    // No auto-pipelining on a Cluster: ioredis 5 crashes routing auto-pipelined script
-    // commands there. Concurrent commands still share each node's connection in flight.
-    redisOptions: { ...base, db: 0, lazyConnect: false, enableAutoPipelining: true },
-    enableAutoPipelining: true,
+    // Concurrent commands still share each node's connection in flight.
+    redisOptions: { ...base, db: 0, lazyConnect: false },
+    enableAutoPipelining: false,
     scaleReads: "master",
     clusterRetryStrategy: (times) =>
       times > maxReconnects ? null : Math.min(200 * 2 ** times, 2000),

@@ -20,7 +20,6 @@ const SCRIPTS = {
   repairPair: "repairPair-2.lua",
   compareAndDelete: "compareAndDelete-n.lua",
   deleteIfUnchanged: "deleteIfUnchanged-0.lua",
-  deleteUnchangedPairs: "deleteUnchangedPairs-n.lua",
   restoreHash: "restoreHash-1.lua",
   reverseCopy: "reverseCopy-n.lua",
   extendLock: "extendLock-1.lua",
@@ -48,8 +47,7 @@ declare module "ioredis" {
     compareAndDeleteBuffer(
       numKeys: number,
       ...args: Arg[]
-    ): Result<[Buffer, (Buffer | number)[]], Context>;
-    deleteUnchangedPairs(numKeys: number, ...args: Arg[]): Result<string, Context>;
+    ): Result<[Buffer, (Buffer | number | Buffer[])[]], Context>;
     deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;
     restoreHash(
       key: Arg,

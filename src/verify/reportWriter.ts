@@ -54,17 +54,16 @@ export class ReportWriter {
   }
 
   /**
-   * Append records and resolve once they are written to the file (handed to the OS, so
-   * they survive this process being killed): an archive must hold a hash before it is
-   * deleted.
+   * Append lines (each ending in a newline) and resolve once they are written to the file
+   * (handed to the OS, so they survive this process being killed): an archive must hold
+   * a hash before it is deleted.
    */
-  async writeAll(records: object[]): Promise<void> {
+  async writeLines(lines: string[]): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error(`report file ${this.path} is already closed`);
-    if (records.length === 0) return;
-    const text = records.map((r) => `${JSON.stringify(r)}\n`).join("");
+    if (lines.length === 0) return;
     await new Promise<void>((resolve, reject) =>
-      this.stream.write(text, (err) =>
+      this.stream.write(lines.join(""), (err) =>
         err ? reject((this.failure ??= writeFailure(this.path, err))) : resolve(),
       ),
     );

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHashBuffers, sameHash, type JobRef } from "../support/appTraffic.js";
 import { checkpointProgress, waitFor } from "../support/checkpoint.js";
@@ -10,6 +13,7 @@ import {
   oldKey,
   parseArchive,
   provenJobs,
+  readArchiveFile,
   toolArgs,
   untilStalled,
 } from "../support/cleanup.js";
@@ -107,63 +111,104 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     expect(await snapshotKeys(redis, [partial])).toEqual(before);
   });
 
-  it("never deletes an old key changed between its comparison and its deletion", async () => {
-    const p = uniquePrefix("cleanup-race");
-    const jobs = await provenJobs(redis, target, p, 400);
-    // The window is held open, not hoped for: the archive is a FIFO that nobody reads
-    // until the test says so. Once the pipe and the writer's buffer are full, cleanup
-    // blocks inside a batch after comparing its pairs and before deleting them (a key is
-    // archived before it is deleted). While it waits, the test changes every old key
-    // still present (half of them only on the old side, half on both sides), then drains
-    // the FIFO: the blocked batch must find its keys changed since compared, the later
-    // batches compare the changed pairs afresh.
-    const fifo = archiveFifo();
-    const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", "--json"];
-    const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
-    await fifo.opened;
-    await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
-    const byOldKey = new Map(jobs.map((j) => [oldKey(p, j), j]));
-    const left = (await keysUnder(redis, `${p}ai:jobs:`)).map((k) => byOldKey.get(k)!);
-    expect(left.length).toBeGreaterThan(0);
-    expect(left.length).toBeLessThan(jobs.length);
-    const oldOnly = left.filter((_, i) => i % 2 === 0);
-    const both = left.filter((_, i) => i % 2 === 1);
-    for (const j of oldOnly) await redis.hset(oldKey(p, j), "status", "changed-after-compare");
-    for (const j of both) {
-      await redis.hset(oldKey(p, j), "note", "changed-on-both-sides");
-      await redis.hset(newKey(p, j), "note", "changed-on-both-sides");
-    }
-    const archived = parseArchive(await fifo.drain());
-    const r = await run.done;
-    expect(r.code, r.stderr).toBe(1);
-    const c = jsonOf(r).counts;
-    // The blocked batch really was caught between its comparison and its deletion.
-    expect(c.changedSinceCompared).toBeGreaterThan(0);
+  // A Cluster compares, then deletes with a script that checks each key is unchanged: the
+  // window between the two is held open and written into.
+  if (target.cluster)
+    it("never deletes an old key changed between its comparison and its deletion", async () => {
+      const p = uniquePrefix("cleanup-race");
+      const jobs = await provenJobs(redis, target, p, 400);
+      // The window is held open, not hoped for: the archive is a FIFO that nobody reads
+      // until the test says so. Once the pipe and the writer's buffer are full, cleanup
+      // blocks inside a batch after comparing its pairs and before deleting them (a key is
+      // archived before it is deleted). While it waits, the test changes every old key
+      // still present (half of them only on the old side, half on both sides), then drains
+      // the FIFO: the blocked batch must find its keys changed since compared, the later
+      // batches compare the changed pairs afresh.
+      const fifo = archiveFifo();
+      const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", "--json"];
+      const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
+      await fifo.opened;
+      await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+      const byOldKey = new Map(jobs.map((j) => [oldKey(p, j), j]));
+      const left = (await keysUnder(redis, `${p}ai:jobs:`)).map((k) => byOldKey.get(k)!);
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.length).toBeLessThan(jobs.length);
+      const oldOnly = left.filter((_, i) => i % 2 === 0);
+      const both = left.filter((_, i) => i % 2 === 1);
+      for (const j of oldOnly) await redis.hset(oldKey(p, j), "status", "changed-after-compare");
+      for (const j of both) {
+        await redis.hset(oldKey(p, j), "note", "changed-on-both-sides");
+        await redis.hset(newKey(p, j), "note", "changed-on-both-sides");
+      }
+      const archived = parseArchive(await fifo.drain());
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(1);
+      const c = jsonOf(r).counts;
+      // The blocked batch really was caught between its comparison and its deletion.
+      expect(c.changedSinceCompared).toBeGreaterThan(0);
 
-    const exists = async (j: JobRef) => (await redis.exists(oldKey(p, j))) === 1;
-    for (const j of oldOnly) {
-      expect(await exists(j), j.job_id).toBe(true);
-      expect(await redis.hget(oldKey(p, j), "status")).toBe("changed-after-compare");
-    }
-    const keptBoth: JobRef[] = [];
-    for (const j of both) if (await exists(j)) keptBoth.push(j);
-    expect(c.differs + c.changedSinceCompared).toBe(oldOnly.length + keptBoth.length);
-    expect(c.deleted).toBe(jobs.length - oldOnly.length - keptBoth.length);
+      const exists = async (j: JobRef) => (await redis.exists(oldKey(p, j))) === 1;
+      for (const j of oldOnly) {
+        expect(await exists(j), j.job_id).toBe(true);
+        expect(await redis.hget(oldKey(p, j), "status")).toBe("changed-after-compare");
+      }
+      const keptBoth: JobRef[] = [];
+      for (const j of both) if (await exists(j)) keptBoth.push(j);
+      expect(c.differs + c.changedSinceCompared).toBe(oldOnly.length + keptBoth.length);
+      expect(c.deleted).toBe(jobs.length - oldOnly.length - keptBoth.length);
 
-    // Every deleted old key was archived as it was when deleted, and that is exactly
-    // what its new key holds now: nothing was lost.
-    for (const j of jobs) {
-      if (await exists(j)) continue;
-      const record = archived.get(oldKey(p, j));
-      expect(record, `archive of ${j.job_id}`).toBeDefined();
-      expect(sameHash(record!.fields, await readHashBuffers(redis, newKey(p, j))), j.job_id).toBe(
-        true,
+      // Every deleted old key was archived as it was when deleted, and that is exactly
+      // what its new key holds now: nothing was lost.
+      for (const j of jobs) {
+        if (await exists(j)) continue;
+        const record = archived.get(oldKey(p, j));
+        expect(record, `archive of ${j.job_id}`).toBeDefined();
+        expect(sameHash(record!.fields, await readHashBuffers(redis, newKey(p, j))), j.job_id).toBe(
+          true,
+        );
+      }
+      // Kept keys are listed, those changed since compared included.
+      const kept = [...oldOnly, ...keptBoth].map((j) => oldKey(p, j)).sort();
+      expect(keysOf(r)).toEqual(kept);
+    });
+
+  // A single instance proves and removes in one script; with --archive the removal is a
+  // move aside, and the key is deleted once its record is written. Writes to the names of
+  // keys waiting there (update_status re-creating them) are held open and made.
+  if (!target.cluster)
+    it("with --archive, moves each proven key aside in the step that proves it: a key written under its name meanwhile is never deleted, and cleanup stops (old writes on)", async () => {
+      const p = uniquePrefix("cleanup-aside");
+      const jobs = await provenJobs(redis, target, p, 400);
+      const fifo = archiveFifo();
+      const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", "--json"];
+      const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
+      await fifo.opened;
+      await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+      const asidePrefix = `${p}jm:cleanup:aside:old:`;
+      const names = (await keysUnder(redis, asidePrefix)).map((k) => k.slice(asidePrefix.length));
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) {
+        expect(await redis.exists(name), name).toBe(0);
+        await redis.hset(name, "status", "written-meanwhile");
+      }
+      const archived = parseArchive(await fifo.drain());
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(
+        /old-schema writes are still on: \S+ was re-created after cleanup deleted it/,
       );
-    }
-    // Kept keys are listed, those changed since compared included.
-    const kept = [...oldOnly, ...keptBoth].map((j) => oldKey(p, j)).sort();
-    expect(keysOf(r)).toEqual(kept);
-  });
+      for (const name of names)
+        expect(await redis.hgetall(name), name).toEqual({ status: "written-meanwhile" });
+      expect(await keysUnder(redis, asidePrefix)).toEqual([]);
+      // Every job whose old hash is gone, and every one moved aside, is in the archive as
+      // it was, equal to its new key: nothing was lost.
+      for (const j of jobs) {
+        if (!names.includes(oldKey(p, j)) && (await redis.exists(oldKey(p, j))) === 1) continue;
+        const record = archived.get(oldKey(p, j));
+        expect(record, `archive of ${j.job_id}`).toBeDefined();
+        expect(sameHash(record!.fields, await readHashBuffers(redis, newKey(p, j)))).toBe(true);
+      }
+    });
 
   it("with --execute refuses (exit 5, one line, nothing deleted) without a recent clean verify of the whole keyspace and the flag on; --force overrides and says so", async () => {
     const p = uniquePrefix("cleanup-guard");
@@ -209,6 +254,57 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     expect(jsonOf(forced).counts).toMatchObject({ deleted: 39, differs: 1 });
     expect(await keysUnder(redis, `${p}ai:jobs:`)).toEqual([oldKey(p, jobs[0]!)]);
   });
+
+  if (!target.cluster)
+    it.each([
+      ["--archive", "archived and deleted"],
+      ["no archive", "put back"],
+    ])(
+      "keys a kill -9 left moved aside are settled by the next run (%s: %s), a dry run only says so, and no job is lost",
+      async (mode, settled) => {
+        const p = uniquePrefix("cleanup-aside-kill9");
+        const jobs = await provenJobs(redis, target, p, 200);
+        const fifo = archiveFifo();
+        const args = ["--execute", "--archive", fifo.path, "--batch-size", "10"];
+        const first = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
+        await fifo.opened;
+        await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+        // Killed between moving keys aside and writing their records.
+        first.child.kill("SIGKILL");
+        expect((await first.done).signal).toBe("SIGKILL");
+        const asidePrefix = `${p}jm:cleanup:aside:old:`;
+        const aside = await snapshotPrefix(redis, asidePrefix);
+        expect(aside.size).toBeGreaterThan(0);
+        // What the next run has to take care of (the first one's own records went to the pipe).
+        const left = new Set([
+          ...[...aside.keys()].map((k) => k.slice(asidePrefix.length)),
+          ...(await keysUnder(redis, `${p}ai:jobs:`)),
+        ]);
+
+        const dry = await cleanup(p, FLAG_ON);
+        expect(dry.stderr).toContain(`${aside.size} key(s) were left moved aside`);
+        expect(await snapshotPrefix(redis, asidePrefix)).toEqual(aside);
+
+        const file = join(mkdtempSync(join(tmpdir(), "jm-archive-")), "archive.jsonl");
+        const extra = mode === "--archive" ? ["--archive", file] : [];
+        const next = await cleanup(p, FLAG_ON, "--execute", ...extra);
+        expect(next.code, next.stderr).toBe(0);
+        expect(next.stderr).toContain(`${settled} ${aside.size} key(s) an interrupted run left`);
+        expect(await keysUnder(redis, asidePrefix)).toEqual([]);
+        expect(await keysUnder(redis, `${p}ai:jobs:`)).toEqual([]);
+        if (mode === "--archive") {
+          // Each key moved aside, and each deleted since, is archived as it was: its new
+          // key's exact bytes.
+          const archived = readArchiveFile(file);
+          expect([...archived.keys()].sort()).toEqual([...left].sort());
+          for (const j of jobs.filter((j) => left.has(oldKey(p, j)))) {
+            const record = archived.get(oldKey(p, j));
+            expect(record, j.job_id).toBeDefined();
+            expect(sameHash(record!.fields, await readHashBuffers(redis, newKey(p, j)))).toBe(true);
+          }
+        }
+      },
+    );
 
   it("after kill -9 mid-run the next cleanup resumes and deletes every proven-equal old key; a second run meanwhile exits 4", async () => {
     const p = uniquePrefix("cleanup-kill9");

@@ -73,7 +73,7 @@ export function cleanupCommand(): Command {
           side: c.side,
           execute: Boolean(c.execute),
           force: Boolean(c.force),
-          archive: archive ? (records) => archive.writeAll(records) : undefined,
+          archive: archive ? (lines) => archive.writeLines(lines) : undefined,
           guard: {
             maxVerifyAgeMs,
             envFlag: process.env.AI_JOBS_NEW_SCHEMA,

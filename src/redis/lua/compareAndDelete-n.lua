@@ -2,31 +2,40 @@
   compareAndDelete: for each old job key, delete one side of its pair (the old key, or
   with side "new" the new key) only if the new key exists and holds exactly the old
   key's fields, byte for byte, at this instant. A single instance only: one script sees
-  both keys, so nothing can change between the comparison and the UNLINK.
+  both keys, so nothing can change between the comparison and the UNLINK (or, with an
+  archive, the RENAME that moves the key aside until its record is written).
 
   Input:
     KEYS[1..n]  old keys
     ARGV[1] old prefix   ARGV[2] new prefix   ARGV[3] side: "old" or "new"
     ARGV[4] "1" to delete; "0" to only report what would be deleted (dry run); "A" to
-            report it with what an archive needs (nothing deleted: with an archive,
-            deleteUnchangedPairs-n.lua deletes once the records are written)
+            move it aside instead (RENAMENX to ARGV[6] .. key, TTL kept) and return what
+            its archive record needs: the caller writes the records, then UNLINKs the
+            moved keys (and the next cleanup settles any a crash left behind)
     ARGV[5] a set to record each deleted old key in (the rollback's tombstones), or ""
+    ARGV[6] mode "A": the prefix of the keys moved aside
+    ARGV[7] mode "A": a counter of keys moved aside and not yet deleted (above 0 with no
+            run going: a crash left keys aside)
+    ARGV[8..] mode "A": keys moved aside by earlier calls whose archive records are now
+            written: deleted here (UNLINK, counter decreased), saving a round trip
   Output: { codes, details }. codes: a string of n characters, one per key in KEYS order:
-    "D" deleted (or, dry run, would be deleted)
+    "D" deleted (or, dry run, would be deleted; mode "A", moved aside)
+    "K" kept: a key moved aside for the same name is still there (an interrupted run's)
     "N" new key missing   "Y" new key not a hash   "X" pair differs (kept)
     "P" partial old hash (no workspace_id nor job_id, but a status) at a key cleanup
         deleted: update_status re-created it, so old-schema writes are still on.
         (A partial hash cleanup never deleted is unmigratable: "W".)
     "T" not a hash  "W" workspace_id missing  "I" invalid  "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
-  details (mode "A" only), for each "D" key in order: the key to delete (victim), the
-    other key of its pair, the victim's PTTL, the digests (sha1 of DUMP) of the victim
-    and of the other key, the number of the victim's field/value items, then those items.
+  details (mode "A" only), for each "D" key in order: the key moved aside (its name
+    before the move), its PTTL, and its field/value items (a nested array: the table
+    HGETALL gave, returned as is, is cheaper than any packing done in Lua).
 ]]
 #include lib/jobKey.lua
 local oldPrefix, newPrefix, side, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local execute, archiving = mode == "1", mode == "A"
-local tombstones = ARGV[5]
+local tombstones, aside, asideCount = ARGV[5], ARGV[6], ARGV[7]
+local moved = 0
 local skip = #oldPrefix
 local out, details = {}, {}
 -- Deleted together after the loop: one UNLINK and one SADD per chunk, not per key. Still
@@ -93,17 +102,18 @@ for i, oldKey in ipairs(KEYS) do
       else
         code = "D"
         if archiving then
-          local other = side == "new" and oldKey or newKey
-          local fields = side == "new" and new or old
-          local d = #details
-          details[d + 1] = victim
-          details[d + 2] = other
-          details[d + 3] = redis.call("PTTL", victim)
-          details[d + 4] = redis.sha1hex(redis.call("DUMP", victim))
-          details[d + 5] = redis.sha1hex(redis.call("DUMP", other))
-          details[d + 6] = #fields
-          for j = 1, #fields do
-            details[d + 6 + j] = fields[j]
+          local pttl = redis.call("PTTL", victim)
+          if redis.call("RENAMENX", victim, aside .. victim) == 1 then
+            moved = moved + 1
+            local d = #details
+            details[d + 1] = victim
+            details[d + 2] = pttl
+            details[d + 3] = side == "new" and new or old
+            if side ~= "new" then
+              deleted[#deleted + 1] = oldKey
+            end
+          else
+            code = "K"
           end
         elseif execute then
           victims[#victims + 1] = victim
@@ -123,5 +133,12 @@ if tombstones ~= "" then
   for j = 1, #deleted, 1000 do
     redis.call("SADD", tombstones, unpack(deleted, j, math.min(j + 999, #deleted)))
   end
+end
+local gone = 0
+for j = 8, #ARGV, 1000 do
+  gone = gone + redis.call("UNLINK", unpack(ARGV, j, math.min(j + 999, #ARGV)))
+end
+if moved ~= gone then
+  redis.call("INCRBY", asideCount, moved - gone)
 end
 return { table.concat(out), details }

@@ -74,7 +74,8 @@ export async function pipelinedCleanup(
       for await (const batch of scanBatches(conn, `${OLD_PREFIX}*`, batchSize)) {
         const read = conn.pipeline();
         for (const key of batch) {
-          if (out) read.hgetallBuffer(key).pttl(key);
+          // callBuffer: the flat reply (hgetallBuffer makes an object of it).
+          if (out) read.callBuffer("HGETALL", key).pttl(key);
           else read.hgetall(key);
         }
         const replies = await read.exec();
