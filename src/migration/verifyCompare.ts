@@ -157,7 +157,9 @@ export function clusterComparer(target: KeyRouter, o: CompareOptions): Comparer 
  */
 export function replicaFirstComparer(replica: Comparer, master: Comparer): Comparer {
   return async (oldKeys) => {
-    const first = await replica(oldKeys);
+    // A replica that fails (restarting, demoted, refusing) leaves the batch to the master.
+    const first = await replica(oldKeys).catch(() => undefined);
+    if (!first) return master(oldKeys);
     const redo = first.flatMap((o, i) => (o.kind === "equal" || o.kind === "skipped" ? [] : [i]));
     if (redo.length === 0) return first;
     const again = await master(redo.map((i) => oldKeys[i]!));

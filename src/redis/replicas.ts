@@ -8,6 +8,17 @@ const CATCH_UP_MS = 200;
 /** A replica that did not catch up is not waited for again (its master is read) this long. */
 const BENCH_MS = 5000;
 
+/** How long opening a replica's connection (connect, then its ready check) may take. */
+const CONNECT_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 interface ReplicaLink {
   master: Redis;
   replica: Redis;
@@ -48,7 +59,8 @@ export class ReplicaReads {
         });
         replica.on("error", () => undefined);
         try {
-          await replica.connect();
+          // A replica busy or unreachable at the start is not waited for: its master serves.
+          await withTimeout(replica.connect(), CONNECT_MS);
           defineScripts(replica);
           return [{ master, replica }];
         } catch {

@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   readHashes: for many keys of one node, each key's type, remaining TTL and (for a hash)
   every field, in one call. Keys come as arguments for the reason given in dumpJobs-0.lua.
