@@ -46,6 +46,7 @@ export class Throttle {
   /** The control key as last read in the background (undefined before the first read). */
   private latest: ControlRequest | undefined;
   private readonly reading = new AbortController();
+  private readerStarted = false;
 
   constructor(private readonly o: ThrottleOptions) {
     this.batchSize = o.batchSize;
@@ -86,9 +87,12 @@ export class Throttle {
       // Running: the background read. Starting, or waiting out a pause: a fresh one.
       let control = since === undefined ? this.latest : undefined;
       if (!control) {
-        const first = this.latest === undefined;
         control = this.latest = await readControl(this.o.client, this.o.controlKey);
-        if (first) void this.readInBackground();
+        // One reader for the run, however many masters' walkers start at once.
+        if (!this.readerStarted) {
+          this.readerStarted = true;
+          void this.readInBackground();
+        }
       }
       const seen = JSON.stringify(control);
       if (seen !== this.lastControl) {

@@ -30,9 +30,12 @@ function movedAside(
   return { keys, lines };
 }
 
-/** UNLINK many keys of a single instance, a thousand per command. */
-export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<void> {
-  for (let i = 0; i < keys.length; i += 1000) await client.unlink(...keys.slice(i, i + 1000));
+/** UNLINK many keys of a single instance, a thousand per command; how many there were. */
+export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<number> {
+  let gone = 0;
+  for (let i = 0; i < keys.length; i += 1000)
+    gone += await client.unlink(...keys.slice(i, i + 1000));
+  return gone;
 }
 
 /** A batch processor, and what to do once the last batch is done. */
@@ -106,8 +109,7 @@ export function cleanupAtomic(
       const last = written;
       written = [];
       if (last.length === 0) return;
-      await unlinkAll(client, last);
-      await client.decrby(s.asideCount, last.length);
+      await client.decrby(s.asideCount, await unlinkAll(client, last));
     },
   };
 }
