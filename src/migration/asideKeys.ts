@@ -8,7 +8,7 @@ export interface AsideSettled {
   /** Written to the archive, then deleted. */
   archived: number;
   /** Back under their own names, to be proven again. */
-  restored: number;
+  restored: Buffer[];
   /** Left aside: their names were taken meanwhile (listed in the log). */
   stuck: Buffer[];
   /** Found and left alone (a dry run). */
@@ -30,7 +30,7 @@ export async function settleAside(
   mode: "archive" | "restore" | "count",
   archive?: (lines: string[]) => Promise<void>,
 ): Promise<AsideSettled> {
-  const done: AsideSettled = { archived: 0, restored: 0, stuck: [], found: 0 };
+  const done: AsideSettled = { archived: 0, restored: [], stuck: [], found: 0 };
   // Runs count the keys they move aside and have not deleted yet: without a crash, none,
   // and no walk of the keyspace is needed.
   if (Number(await client.get(asideCount)) <= 0) return done;
@@ -50,7 +50,7 @@ export async function settleAside(
       const replies = (await p.exec()) ?? [];
       replies.forEach(([err, moved], i) => {
         if (err) throw err;
-        if (moved === 1) done.restored++;
+        if (moved === 1) done.restored.push(names[i]!);
         else done.stuck.push(names[i]!);
       });
       continue;

@@ -6,7 +6,7 @@ import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
 import { RecreationWatch, type CleanupSettings } from "./cleanupBatch.js";
 import { cleanupCluster } from "./cleanupCluster.js";
-import { cleanupAtomic } from "./cleanupSingle.js";
+import { cleanupAtomic, type SingleCleanup } from "./cleanupSingle.js";
 import { cleanupRefusal, type GuardInput } from "./cleanupGuard.js";
 import { settleAside } from "./asideKeys.js";
 import { displayBytes } from "./keySchema.js";
@@ -90,7 +90,7 @@ export async function cleanup(
         processBatch: single?.processBatch ?? cleanupCluster(target, settings, watch),
       },
     ],
-    prepare: single && (() => settle(target, settings, run)),
+    prepare: single && (() => settle(target, settings, run, single)),
     finish: single?.flush,
     lastResult: (r) => ({
       ...r,
@@ -119,8 +119,16 @@ export async function cleanup(
   };
 }
 
-/** Keys an interrupted `cleanup --archive` left moved aside: archive them, or put them back. */
-async function settle(target: RedisTarget, s: CleanupSettings, run: RunSettings): Promise<void> {
+/**
+ * Keys an interrupted `cleanup --archive` left moved aside: archive them, or put them back
+ * and prove them again at once (the resumed SCAN may be past their names already).
+ */
+async function settle(
+  target: RedisTarget,
+  s: CleanupSettings,
+  run: RunSettings,
+  single: SingleCleanup,
+): Promise<void> {
   const archive = s.execute ? s.archive : undefined;
   const mode = archive ? "archive" : s.execute ? "restore" : "count";
   const r = await settleAside(target.client as Redis, s.asidePrefix, s.asideCount, mode, archive);
@@ -132,7 +140,15 @@ async function settle(target: RedisTarget, s: CleanupSettings, run: RunSettings)
     );
   if (r.archived)
     log(`archived and deleted ${r.archived} key(s) an interrupted run left moved aside`);
-  if (r.restored) log(`put back ${r.restored} key(s) an interrupted run left moved aside`);
+  if (r.restored.length) {
+    const [node] = await target.masters();
+    const again = await single.processBatch(r.restored, { node: node!, recheck: false });
+    const c = again.counts;
+    const kept = r.restored.length - (c.deleted ?? 0);
+    log(
+      `put back ${r.restored.length} key(s) an interrupted run left moved aside, and proved them again: deleted ${c.deleted ?? 0}, kept ${kept}${again.findings.length ? ` (${again.findings.map((f) => `${f.key}: ${f.reason}`).join("; ")})` : ""}`,
+    );
+  }
   if (r.stuck.length)
     log(
       `${r.stuck.length} key(s) left moved aside under ${s.asidePrefix}: their names exist again (e.g. ${displayBytes(r.stuck[0]!)}); run cleanup --execute --archive to archive them`,
