@@ -10,10 +10,19 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 
+/** The items of a JSON array made by cjson.encode in Redis, as the exact bytes. */
+function fromCjson(json: Buffer): Buffer[] {
+  // Read as latin1, each byte is one char: raw bytes come back as they were, and
+  // cjson's escapes (\uXXXX below 0x20, \" \\ \/) decode to the bytes they stand for.
+  const items: unknown = JSON.parse(json.toString("latin1"));
+  // cjson encodes an empty table as {}; a hash cleanup archives is never empty.
+  return Array.isArray(items) ? items.map((s) => Buffer.from(String(s), "latin1")) : [];
+}
+
 /** Mode "A" details: for each "D" code, the key moved aside, its PTTL, its fields. */
 function movedAside(
   codes: string,
-  details: (Buffer | number | Buffer[])[],
+  details: (Buffer | number)[],
 ): { keys: Buffer[]; lines: string[] } {
   const keys: Buffer[] = [];
   const lines: string[] = [];
@@ -22,7 +31,7 @@ function movedAside(
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] !== "D") continue;
     const key = details[d] as Buffer;
-    const fields = details[d + 2] as Buffer[];
+    const fields = fromCjson(details[d + 2] as Buffer);
     keys.push(key);
     lines.push(toArchiveLine(key, fields, Number(details[d + 1]), displayBytes(key), archivedAt));
     d += 3;

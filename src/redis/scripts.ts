@@ -47,7 +47,7 @@ declare module "ioredis" {
     compareAndDeleteBuffer(
       numKeys: number,
       ...args: Arg[]
-    ): Result<[Buffer, (Buffer | number | Buffer[])[]], Context>;
+    ): Result<[Buffer, (Buffer | number)[]], Context>;
     deleteIfUnchanged(count: number, ...args: Arg[]): Result<string, Context>;
     restoreHash(
       key: Arg,

@@ -123,6 +123,10 @@ describe.each(targets())("rollback of a cleanup on %s", (target: Target) => {
   it("restore puts archived hashes back byte for byte with their TTL, skips keys that exist, and overwrites them with --force", async () => {
     const p = uniquePrefix("restore");
     const jobs = await provenJobs(redis, target, p, 60);
+    // One job also holds every byte value 0-255, in a field's name and in its value.
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const name = Buffer.concat([Buffer.from('f\x00\x01"\\/'), every.subarray(120, 140)]);
+    for (const k of [oldKey(p, jobs[0]!), newKey(p, jobs[0]!)]) await redis.hset(k, name, every);
     const keys = jobs.map((j) => oldKey(p, j));
     const before = new Map<string, { fields: Map<string, Buffer>; pttl: number }>();
     for (const k of keys)
@@ -145,6 +149,7 @@ describe.each(targets())("rollback of a cleanup on %s", (target: Target) => {
     }
     // seedOldJobs puts bytes that are not UTF-8 in every 3rd job's params.
     expect([...archived.values()].some((a) => a.fields.get("params")!.includes(0xff))).toBe(true);
+    expect(archived.get(keys[0]!)!.fields.get(name.toString())).toEqual(every);
 
     const restored = await run(p, "restore", "--from", archive, "--json");
     expect(restored.code, restored.stderr).toBe(0);

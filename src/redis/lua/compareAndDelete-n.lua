@@ -28,8 +28,10 @@
     "T" not a hash  "W" workspace_id missing  "I" invalid  "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
   details (mode "A" only), for each "D" key in order: the key moved aside (its name
-    before the move), its PTTL, and its field/value items (a nested array: the table
-    HGETALL gave, returned as is, is cheaper than any packing done in Lua).
+    before the move), its PTTL, and its field/value items as one JSON array (cjson: bytes
+    of 0x80 and above pass through raw, control bytes are escaped, so decoding the reply
+    as latin1 gives back every byte; one reply string per key is much cheaper for Redis
+    than returning the items themselves).
 ]]
 #include lib/jobKey.lua
 local oldPrefix, newPrefix, side, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -108,7 +110,7 @@ for i, oldKey in ipairs(KEYS) do
             local d = #details
             details[d + 1] = victim
             details[d + 2] = pttl
-            details[d + 3] = side == "new" and new or old
+            details[d + 3] = cjson.encode(side == "new" and new or old)
             if side ~= "new" then
               deleted[#deleted + 1] = oldKey
             end
