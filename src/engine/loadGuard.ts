@@ -37,9 +37,14 @@ export class LoadGuard {
   /** Per master, a connection of the guard's own (opened on first use). */
   private readonly own = new Map<MasterNode, Redis>();
 
+  /** Masters already warned about: --max-memory without a maxmemory to compare with. */
+  private readonly noMaxmemory = new Set<MasterNode>();
+
   constructor(
     private readonly masters: MasterNode[],
     private readonly limits: LoadLimits,
+    /** Told once per master when a limit cannot apply there. */
+    private readonly warn: (message: string) => void = () => undefined,
   ) {}
 
   get active(): boolean {
@@ -86,6 +91,12 @@ export class LoadGuard {
     const info = String(await client.call("INFO", "memory", "stats", "replication"));
     const used = field(info, "used_memory") ?? 0;
     const max = field(info, "maxmemory") ?? 0;
+    if (l.maxMemoryPct !== undefined && max === 0 && !this.noMaxmemory.has(m)) {
+      this.noMaxmemory.add(m);
+      this.warn(
+        `--max-memory ${l.maxMemoryPct}% has no effect on ${m.address}: it sets no maxmemory`,
+      );
+    }
     if (l.maxMemoryPct !== undefined && max > 0 && (100 * used) / max > l.maxMemoryPct) {
       return `used_memory at ${((100 * used) / max).toFixed(0)}% of maxmemory on ${m.address} > --max-memory ${l.maxMemoryPct}%`;
     }

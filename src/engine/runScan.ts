@@ -142,7 +142,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     // PING there would time the tool's own queue, not the server).
     const side = client.duplicate();
     side.on("error", () => undefined); // its commands fail and say why
-    const guard = new LoadGuard(masters, spec.loadLimits ?? {});
+    const guard = new LoadGuard(masters, spec.loadLimits ?? {}, (m) => log("warn", m));
     sideConnections = () => {
       throttle.close();
       side.disconnect();

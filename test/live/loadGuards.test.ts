@@ -76,7 +76,7 @@ describe("load guards, on servers of their own", () => {
     }
   });
 
-  it("used_memory above --max-memory % of maxmemory pauses the run until maxmemory is raised; nothing is evicted", async () => {
+  it("used_memory above --max-memory % of maxmemory pauses the run until maxmemory is raised; nothing is evicted; without maxmemory it warns", async () => {
     const server = await startRedisServer({ extraArgs: ["--maxmemory-policy", "noeviction"] });
     const redis = new Redis(server.url);
     try {
@@ -102,6 +102,9 @@ describe("load guards, on servers of their own", () => {
       expect([pct >= 40, pct <= 100]).toEqual([true, true]);
       expect(done.stderr).toMatch(new RegExp(`resumed after: ${reason}\\n`));
       expect(done.stderr.match(/pausing:/g)).toHaveLength(1);
+      // Started without maxmemory, where the limit could not apply: said once.
+      const noMax = `--max-memory 40% has no effect on 127.0.0.1:${server.port}: it sets no maxmemory`;
+      expect(done.stderr.split(noMax)).toHaveLength(2);
       expect(await keysUnder(redis, `${t.p}ai:jobs:`)).toHaveLength(3000);
       await t.expectEveryJobCopied(jobs);
     } finally {
