@@ -73,55 +73,40 @@ local function same(a, b)
 end
 
 for i, oldKey in ipairs(KEYS) do
-  local code
-  -- One HGETALL per key: a wrong type is an error, a missing key an empty reply.
-  local old = redis.pcall("HGETALL", oldKey)
-  if old["err"] then
-    code = "T"
-  elseif #old == 0 then
-    code = "V"
-  else
-    local ws, jobId = field(old, "workspace_id"), field(old, "job_id")
-    local suffix = string.sub(oldKey, skip + 1)
-    if not ws and not jobId and field(old, "status") and tombstones ~= ""
-        and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
-      -- A partial hash at a key cleanup deleted: update_status re-created it.
-      code = "P"
-    elseif not ws then
-      code = "W"
-    elseif jobKeyProblem(ws, jobId, suffix) then
-      code = jobKeyProblem(ws, jobId, suffix)
+  local old, code, newKey = oldJob(oldKey, skip, newPrefix)
+  if code == "W" and not field(old, "job_id") and field(old, "status") and tombstones ~= ""
+      and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
+    -- A partial hash at a key cleanup deleted: update_status re-created it.
+    code = "P"
+  elseif not code then
+    local victim = side == "new" and newKey or oldKey
+    local new = redis.pcall("HGETALL", newKey)
+    if new["err"] then
+      code = "Y"
+    elseif #new == 0 then
+      code = "N"
+    elseif not same(old, new) then
+      code = "X"
     else
-      local newKey = newPrefix .. ws .. ":" .. suffix
-      local victim = side == "new" and newKey or oldKey
-      local new = redis.pcall("HGETALL", newKey)
-      if new["err"] then
-        code = "Y"
-      elseif #new == 0 then
-        code = "N"
-      elseif not same(old, new) then
-        code = "X"
-      else
-        code = "D"
-        if archiving then
-          local pttl = redis.call("PTTL", victim)
-          if redis.call("RENAMENX", victim, aside .. victim) == 1 then
-            moved = moved + 1
-            local d = #details
-            details[d + 1] = victim
-            details[d + 2] = pttl
-            details[d + 3] = cjson.encode(side == "new" and new or old)
-            if side ~= "new" then
-              deleted[#deleted + 1] = oldKey
-            end
-          else
-            code = "K"
-          end
-        elseif execute then
-          victims[#victims + 1] = victim
+      code = "D"
+      if archiving then
+        local pttl = redis.call("PTTL", victim)
+        if redis.call("RENAMENX", victim, aside .. victim) == 1 then
+          moved = moved + 1
+          local d = #details
+          details[d + 1] = victim
+          details[d + 2] = pttl
+          details[d + 3] = cjson.encode(side == "new" and new or old)
           if side ~= "new" then
             deleted[#deleted + 1] = oldKey
           end
+        else
+          code = "K"
+        end
+      elseif execute then
+        victims[#victims + 1] = victim
+        if side ~= "new" then
+          deleted[#deleted + 1] = oldKey
         end
       end
     end

@@ -39,66 +39,49 @@ local function pushList(list)
 end
 
 for i, oldKey in ipairs(KEYS) do
-  local code
-  -- One HGETALL per key does it all: the fields that decide the new key come from it,
-  -- a wrong type shows as an error, a missing key as an empty reply (hashes are never
-  -- empty). This keeps the script as cheap as a bare compare.
-  local old = redis.pcall("HGETALL", oldKey)
-  if old["err"] then
-    code = "T"
-  elseif #old == 0 then
-    code = "V"
-  else
-    local ws, jobId = field(old, "workspace_id"), field(old, "job_id")
-    local suffix = string.sub(oldKey, skip + 1)
-    if not ws then
-      code = "W"
-    elseif jobKeyProblem(ws, jobId, suffix) then
-      code = jobKeyProblem(ws, jobId, suffix)
-    elseif filter ~= "" and not string.find(filter, "," .. ws .. ",", 1, true) then
-      code = "S"
+  local old, code, newKey, ws = oldJob(oldKey, skip, newPrefix)
+  if not code and filter ~= "" and not string.find(filter, "," .. ws .. ",", 1, true) then
+    code = "S"
+  elseif not code then
+    local new = redis.pcall("HGETALL", newKey)
+    local newType = "hash"
+    if new["err"] then
+      newType = redis.call("TYPE", newKey)["ok"]
+    elseif #new == 0 then
+      newType = "none"
+    end
+    local oldTtl, newTtl = redis.call("PTTL", oldKey), redis.call("PTTL", newKey)
+    local differs, missing, extra = {}, {}, {}
+    if newType == "hash" then
+      local newMap = {}
+      for j = 1, #new, 2 do
+        newMap[new[j]] = new[j + 1]
+      end
+      for j = 1, #old, 2 do
+        local v = newMap[old[j]]
+        if v == nil then
+          missing[#missing + 1] = old[j]
+        elseif v ~= old[j + 1] then
+          differs[#differs + 1] = old[j]
+        end
+        newMap[old[j]] = nil
+      end
+      for f, _ in pairs(newMap) do
+        extra[#extra + 1] = f
+      end
+    end
+    local ttlOff = (oldTtl < 0) ~= (newTtl < 0) or math.abs(oldTtl - newTtl) > tolerance
+    if newType == "hash" and #differs == 0 and #missing == 0 and #extra == 0 and not ttlOff then
+      code = "="
     else
-      local newKey = newPrefix .. ws .. ":" .. suffix
-      local new = redis.pcall("HGETALL", newKey)
-      local newType = "hash"
-      if new["err"] then
-        newType = redis.call("TYPE", newKey)["ok"]
-      elseif #new == 0 then
-        newType = "none"
-      end
-      local oldTtl, newTtl = redis.call("PTTL", oldKey), redis.call("PTTL", newKey)
-      local differs, missing, extra = {}, {}, {}
-      if newType == "hash" then
-        local newMap = {}
-        for j = 1, #new, 2 do
-          newMap[new[j]] = new[j + 1]
-        end
-        for j = 1, #old, 2 do
-          local v = newMap[old[j]]
-          if v == nil then
-            missing[#missing + 1] = old[j]
-          elseif v ~= old[j + 1] then
-            differs[#differs + 1] = old[j]
-          end
-          newMap[old[j]] = nil
-        end
-        for f, _ in pairs(newMap) do
-          extra[#extra + 1] = f
-        end
-      end
-      local ttlOff = (oldTtl < 0) ~= (newTtl < 0) or math.abs(oldTtl - newTtl) > tolerance
-      if newType == "hash" and #differs == 0 and #missing == 0 and #extra == 0 and not ttlOff then
-        code = "="
-      else
-        code = "D"
-        push(newKey)
-        push(newType)
-        push(oldTtl)
-        push(newTtl)
-        pushList(differs)
-        pushList(missing)
-        pushList(extra)
-      end
+      code = "D"
+      push(newKey)
+      push(newType)
+      push(oldTtl)
+      push(newTtl)
+      pushList(differs)
+      pushList(missing)
+      pushList(extra)
     end
   end
   codes[i] = code

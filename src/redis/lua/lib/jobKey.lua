@@ -28,3 +28,27 @@ local function field(flat, name)
   end
   return nil
 end
+
+-- Read an old job hash (one HGETALL: a wrong type is an error, a missing key an empty
+-- reply, a hash is never empty) and find its new key. Returns the HGETALL items, then
+-- either a one-letter code for why it has no pair ("T" not a hash, "V" vanished, "W"
+-- workspace_id missing, or jobKeyProblem's), or nil, the new key and the workspace.
+local function oldJob(oldKey, skip, newPrefix)
+  local old = redis.pcall("HGETALL", oldKey)
+  if old["err"] then
+    return old, "T"
+  end
+  if #old == 0 then
+    return old, "V"
+  end
+  local ws = field(old, "workspace_id")
+  if not ws then
+    return old, "W"
+  end
+  local suffix = string.sub(oldKey, skip + 1)
+  local problem = jobKeyProblem(ws, field(old, "job_id"), suffix)
+  if problem then
+    return old, problem
+  end
+  return old, nil, newPrefix .. ws .. ":" .. suffix, ws
+end
