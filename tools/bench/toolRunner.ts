@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { onCleanup } from "./lifecycle.js";
 import { CLI_PATH, RESULTS_DIR } from "./paths.js";
-import { MB, type RssInfo } from "./types.js";
+import { MB, type MethodResult, type RowId, type RssInfo } from "./types.js";
 
 export interface ToolRun {
   ok: boolean;
@@ -143,5 +143,40 @@ export async function runTool(args: string[], env: Record<string, string> = {}):
     rss,
     cpuSeconds,
     error: `exit ${exitCode}, ${why}: ${lastErr || stdout.slice(0, 300)}`,
+  };
+}
+
+export const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
+/** The counts a run printed (--json), or none when it printed nothing. */
+export const countsOf = (run: ToolRun): Record<string, unknown> =>
+  (run.json?.["counts"] ?? {}) as Record<string, unknown>;
+
+/**
+ * A tool row from one run of the CLI over `keys` keys: keys/s from wall time (node start-up
+ * included, as an operator sees it), and in the note the tool's own clock and CPU.
+ */
+export function toolResult(method: RowId, run: ToolRun, keys: number, note = ""): MethodResult {
+  const ownMs = num(run.json?.["durationMs"]);
+  const cpuUserMs = num(
+    (run.json?.["stats"] as Record<string, unknown> | undefined)?.["cpuUserMs"],
+  );
+  const own = ownMs
+    ? `, own durationMs ${ownMs} = ${Math.round(keys / (ownMs / 1000))} keys/s`
+    : "";
+  const cpu = cpuUserMs === null ? "" : `, cpuUserMs ${cpuUserMs}`;
+  const counts = countsOf(run);
+  return {
+    method,
+    status: run.ok ? "ok" : "error",
+    keys: run.ok ? keys : 0,
+    copies: null,
+    seconds: run.seconds,
+    keysPerSec: run.ok && run.seconds > 0 ? keys / run.seconds : null,
+    rss: run.rss,
+    clientCpuPct:
+      run.cpuSeconds === null || run.seconds <= 0 ? null : (100 * run.cpuSeconds) / run.seconds,
+    counters: { ...counts, ...(ownMs === null ? {} : { ownDurationMs: ownMs }) },
+    note: run.ok ? `exit ${run.exitCode}${own}${cpu}${note}` : `TOOL FAILED: ${run.error}`,
   };
 }

@@ -4,10 +4,8 @@ import { TOOL_STATE_PREFIX } from "../backfill/tool.js";
 import { OLD_PREFIX } from "../jobData.js";
 import { RESULTS_DIR } from "../paths.js";
 import type { Target } from "../target.js";
-import { runTool } from "../toolRunner.js";
+import { countsOf, num, runTool, toolResult } from "../toolRunner.js";
 import type { MethodResult } from "../types.js";
-
-const num = (v: unknown) => (typeof v === "number" ? v : null);
 
 /** Where the archive of one run goes (deleted once counted). */
 export const archivePath = (kind: string) =>
@@ -60,29 +58,9 @@ export async function toolCleanup(
     ],
     { AI_JOBS_NEW_SCHEMA: "on" },
   );
-  const counts = (run.json?.["counts"] ?? {}) as Record<string, unknown>;
-  const stats = (run.json?.["stats"] ?? {}) as Record<string, unknown>;
-  const ownMs = num(run.json?.["durationMs"]);
-  const cpuUserMs = num(stats["cpuUserMs"]);
-  // Wall time (used for the ratios) includes node startup and the tool's final 500 ms
-  // wait for re-created keys; its own durationMs covers the scan alone.
-  const own = ownMs
-    ? `, own durationMs ${ownMs} = ${Math.round(seededKeys / (ownMs / 1000))} keys/s`
-    : "";
-  const cpu = cpuUserMs === null ? "" : `, cpuUserMs ${cpuUserMs}`;
+  // Wall time (used for the ratios) also includes the tool's final 1 s wait for re-created
+  // keys; its own durationMs covers the scan alone.
   const forced = run.json?.["forcedPast"] ? `, FORCED past: ${String(run.json["forcedPast"])}` : "";
-  return {
-    method: archive ? "tool+archive" : "tool",
-    status: run.ok ? "ok" : "error",
-    keys: run.ok ? seededKeys : 0,
-    copies: null,
-    seconds: run.seconds,
-    keysPerSec: run.ok && run.seconds > 0 ? seededKeys / run.seconds : null,
-    rss: run.rss,
-    clientCpuPct:
-      run.cpuSeconds === null || run.seconds <= 0 ? null : (100 * run.cpuSeconds) / run.seconds,
-    deleted: run.ok ? num(counts["deleted"]) : null,
-    counters: { ...counts, ...(ownMs === null ? {} : { ownDurationMs: ownMs }) },
-    note: run.ok ? `exit ${run.exitCode}${own}${cpu}${forced}` : `TOOL FAILED: ${run.error}`,
-  };
+  const r = toolResult(archive ? "tool+archive" : "tool", run, seededKeys, forced);
+  return { ...r, deleted: run.ok ? num(countsOf(run)["deleted"]) : null };
 }

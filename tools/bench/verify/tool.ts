@@ -4,10 +4,8 @@ import { TOOL_STATE_PREFIX } from "../backfill/tool.js";
 import { OLD_PREFIX } from "../jobData.js";
 import { RESULTS_DIR } from "../paths.js";
 import type { Target } from "../target.js";
-import { runTool } from "../toolRunner.js";
+import { countsOf, num, runTool, toolResult } from "../toolRunner.js";
 import type { MethodResult } from "../types.js";
-
-const num = (v: unknown) => (typeof v === "number" ? v : null);
 
 /**
  * Method 4: the real CLI as a child process, timed from spawn to exit. The --report file
@@ -33,30 +31,10 @@ export async function toolVerify(
     ...extraArgs,
   ]);
   rmSync(report, { force: true });
-  const counts = (run.json?.["counts"] ?? {}) as Record<string, unknown>;
-  const stats = (run.json?.["stats"] ?? {}) as Record<string, unknown>;
-  const ownMs = num(run.json?.["durationMs"]);
-  const cpuUserMs = num(stats["cpuUserMs"]);
-  // Wall time (used for the ratios) includes node startup; the tool's own clock does not.
-  const own = ownMs
-    ? `, own durationMs ${ownMs} = ${Math.round(seededKeys / (ownMs / 1000))} keys/s`
-    : "";
-  const cpu = cpuUserMs === null ? "" : `, cpuUserMs ${cpuUserMs}`;
+  const counts = countsOf(run);
   const scanned = num(counts["scanned"]);
   const scan = scanned === null || scanned === seededKeys ? "" : `, scanned ${scanned} keys`;
-  return {
-    method: "tool",
-    status: run.ok ? "ok" : "error",
-    // Pairs per second: the old keys, also when the orphan pass scans the new ones too.
-    keys: run.ok ? seededKeys : 0,
-    copies: null,
-    seconds: run.seconds,
-    keysPerSec: run.ok && run.seconds > 0 ? seededKeys / run.seconds : null,
-    rss: run.rss,
-    clientCpuPct:
-      run.cpuSeconds === null || run.seconds <= 0 ? null : (100 * run.cpuSeconds) / run.seconds,
-    divergent: run.ok ? (num(counts["confirmed"]) ?? 0) : null,
-    counters: counts,
-    note: run.ok ? `exit ${run.exitCode}${own}${cpu}${scan}` : `TOOL FAILED: ${run.error}`,
-  };
+  // Pairs per second: the old keys, also when the orphan pass scans the new ones too.
+  const r = toolResult("tool", run, seededKeys, scan);
+  return { ...r, divergent: run.ok ? (num(counts["confirmed"]) ?? 0) : null };
 }
