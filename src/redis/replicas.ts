@@ -127,23 +127,18 @@ async function offsetOf(client: Redis): Promise<number> {
 }
 
 async function caughtUp(master: Redis, replica: Redis, waitMs: number): Promise<boolean> {
-  // A busy replica may not answer at all: it is not waited for past the deadline.
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), waitMs)));
-  let waiting = true;
-  void expired.then(() => (waiting = false));
+  const deadline = Date.now() + waitMs;
   try {
     const target = await offsetOf(master);
-    while (waiting) {
-      if ((await Promise.race([offsetOf(replica), expired])) >= target) return true;
+    // A busy replica may not answer at all: it is not waited for past the deadline.
+    while (Date.now() < deadline) {
+      if ((await withTimeout(offsetOf(replica), deadline - Date.now())) >= target) return true;
       await new Promise((r) => setTimeout(r, 2));
     }
-    return false;
   } catch {
-    return false; // a replica that cannot answer is not read this batch
-  } finally {
-    clearTimeout(timer);
+    // A replica that cannot answer (in time) is not read this batch.
   }
+  return false;
 }
 
 interface Found {
