@@ -64,9 +64,11 @@ export async function settleAside(
       const [e1, flat] = replies[2 * i]!;
       const [e2, pttl] = replies[2 * i + 1]!;
       if (e1 || e2) throw e1 ?? e2;
-      records.push(toArchiveLine(name, flat as Buffer[], Number(pttl), displayBytes(name), at));
+      // Empty: its TTL ran out since the SCAN; gone by itself, nothing to archive.
+      if ((flat as Buffer[]).length > 0)
+        records.push(toArchiveLine(name, flat as Buffer[], Number(pttl), displayBytes(name), at));
     });
-    await archive!(records);
+    if (records.length > 0) await archive!(records);
     await unlinkAll(client, keys);
     done.archived += keys.length;
   } while (cursor !== "0");

@@ -10,20 +10,35 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 
-/** The items of a JSON array made by cjson.encode in Redis, as the exact bytes. */
-function fromCjson(json: Buffer): Buffer[] {
-  // Read as latin1, each byte is one char: raw bytes come back as they were, and
-  // cjson's escapes (\uXXXX below 0x20, \" \\ \/) decode to the bytes they stand for.
-  const items: unknown = JSON.parse(json.toString("latin1"));
-  // cjson encodes an empty table as {}; a hash cleanup archives is never empty.
-  return Array.isArray(items) ? items.map((s) => Buffer.from(String(s), "latin1")) : [];
+/**
+ * The items compareAndDelete-n.lua joined with zero bytes, or null when a field itself
+ * held a zero byte (more parts than items: the join is ambiguous).
+ */
+export function splitJoined(joined: Buffer, count: number): Buffer[] | null {
+  const items: Buffer[] = [];
+  let from = 0;
+  for (;;) {
+    const at = joined.indexOf(0, from);
+    if (at < 0) break;
+    if (items.length === count - 1) return null;
+    items.push(joined.subarray(from, at));
+    from = at + 1;
+  }
+  items.push(joined.subarray(from));
+  return items.length === count ? items : null;
 }
 
-/** Mode "A" details: for each "D" code, the key moved aside, its PTTL, its fields. */
-function movedAside(
+/**
+ * Mode "A" details: for each "D" code, the key moved aside, its PTTL, its item count and
+ * items. A hash whose items cannot be split is read back from its aside key (still there:
+ * it is deleted only after its record is written).
+ */
+async function movedAside(
+  client: Redis,
+  asidePrefix: Buffer,
   codes: string,
   details: (Buffer | number)[],
-): { keys: Buffer[]; lines: string[] } {
+): Promise<{ keys: Buffer[]; lines: string[] }> {
   const keys: Buffer[] = [];
   const lines: string[] = [];
   const archivedAt = new Date().toISOString();
@@ -31,10 +46,15 @@ function movedAside(
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] !== "D") continue;
     const key = details[d] as Buffer;
-    const fields = fromCjson(details[d + 2] as Buffer);
-    keys.push(key);
-    lines.push(toArchiveLine(key, fields, Number(details[d + 1]), displayBytes(key), archivedAt));
-    d += 3;
+    const aside = Buffer.concat([asidePrefix, key]);
+    const fields =
+      splitJoined(details[d + 3] as Buffer, Number(details[d + 2])) ??
+      ((await client.callBuffer("HGETALL", aside)) as Buffer[]);
+    keys.push(aside);
+    // Empty only if read back after its TTL ran out: gone by itself, nothing to archive.
+    if (fields.length > 0)
+      lines.push(toArchiveLine(key, fields, Number(details[d + 1]), displayBytes(key), archivedAt));
+    d += 4;
   }
   return { keys, lines };
 }
@@ -95,10 +115,10 @@ export function cleanupAtomic(
     );
     const codes = raw.toString("latin1");
     if (archive) {
-      const moved = movedAside(codes, details);
+      const moved = await movedAside(client, prefix, codes, details);
       if (moved.keys.length > 0) {
-        await archive(moved.lines);
-        written.push(...moved.keys.map((k) => Buffer.concat([prefix, k])));
+        if (moved.lines.length > 0) await archive(moved.lines);
+        written.push(...moved.keys);
       }
     }
     await watching;
