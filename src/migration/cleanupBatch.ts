@@ -2,7 +2,7 @@ import { GuardRefusedError } from "../errors.js";
 import type { BatchOutcome } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
 import { tally } from "./copyAtomic.js";
-import { displayBytes, type KeySchema, type Unmigratable } from "./keySchema.js";
+import { displayBytes, UNMIGRATABLE_CODES, type KeySchema } from "./keySchema.js";
 import type { Tombstones } from "./tombstones.js";
 import { add } from "./verifyPairs.js";
 
@@ -34,13 +34,6 @@ const OUTCOME: Record<string, string> = {
   V: "vanished",
   K: "keptMovedAsideExists",
 };
-const UNMIGRATABLE: Record<string, Unmigratable> = {
-  T: "not_a_hash",
-  W: "missing_workspace_id",
-  I: "invalid_workspace_id",
-  M: "job_id_mismatch",
-  J: "missing_job_id",
-};
 
 export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
   return new GuardRefusedError(
@@ -53,7 +46,7 @@ export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
 /** Count one key's code; the caller decides what to do about partial old hashes. */
 export function countCode(out: BatchOutcome, key: Buffer, code: string, execute: boolean): void {
   if (code === "D") return add(out, execute ? "deleted" : "wouldDelete");
-  const reason = UNMIGRATABLE[code];
+  const reason = UNMIGRATABLE_CODES[code];
   if (reason) return tally(out, key, reason);
   add(out, OUTCOME[code] ?? "unknown");
   if (code === "X" || code === "N" || code === "Y" || code === "C" || code === "K")

@@ -77,7 +77,7 @@ export function cleanupCluster(
       const o = olds[i]!;
       if (o.type === "none") return countCode(out, oldKey, "V", s.execute);
       if (o.type !== "hash") return countCode(out, oldKey, "T", s.execute);
-      const m = mapOldKey(s.schema, oldKey, o.workspaceId, o.jobId);
+      const m = mapOldKey(s.schema, oldKey, o.workspaceId, o.jobId, o.hasStatus);
       if (!m.ok) return tally(out, oldKey, m.reason);
       pairs.push({ oldKey, newKey: m.newKey, old: o });
     });

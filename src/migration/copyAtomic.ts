@@ -1,17 +1,18 @@
 import type { Redis } from "ioredis";
 import type { Finding } from "../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
-import { displayBytes, type KeySchema, type Unmigratable } from "./keySchema.js";
+import {
+  displayBytes,
+  UNMIGRATABLE_CODES,
+  type KeySchema,
+  type Unmigratable,
+} from "./keySchema.js";
 
 /** copyIfAbsent-n.lua's one-letter codes, in one place. */
 const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "vanished"> = {
   C: "copied",
   P: "alreadyPresent",
-  T: "not_a_hash",
-  W: "missing_workspace_id",
-  I: "invalid_workspace_id",
-  M: "job_id_mismatch",
-  J: "missing_job_id",
+  ...UNMIGRATABLE_CODES,
   V: "vanished",
   X: "not_a_hash",
 };

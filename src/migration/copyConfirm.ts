@@ -86,7 +86,7 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
       const snap = snaps[i]!;
       if (snap.type === "none") return tally(out, oldKey, "vanished");
       if (snap.type !== "hash" || !snap.dump) return tally(out, oldKey, "not_a_hash");
-      const m = mapOldKey(schema, oldKey, snap.workspaceId, snap.jobId);
+      const m = mapOldKey(schema, oldKey, snap.workspaceId, snap.jobId, snap.hasStatus);
       if (!m.ok) return tally(out, oldKey, m.reason);
       pairs.push({ oldKey, newKey: m.newKey, snap, created: false });
     });

@@ -10,13 +10,29 @@ export interface KeySchema {
 
 export const DEFAULT_SCHEMA: KeySchema = { oldPrefix: "ai:jobs:", newPrefix: "ai:job:" };
 
-/** Why an old key cannot be migrated (DESIGN §3.4). Kept in sync with copyIfAbsent-n.lua. */
+/**
+ * Why an old key cannot be migrated (DESIGN §3.4). `partial_hash`: no workspace_id and no
+ * job_id but a status, what the application's update_status leaves when it writes an old
+ * key that is gone (old-schema writes are on); any other hash without workspace_id is
+ * `missing_workspace_id`.
+ */
 export type Unmigratable =
   | "not_a_hash"
   | "missing_workspace_id"
+  | "partial_hash"
   | "invalid_workspace_id"
   | "job_id_mismatch"
   | "missing_job_id";
+
+/** The one-letter codes the Lua scripts use for each reason (lib/jobKey.lua). */
+export const UNMIGRATABLE_CODES: Readonly<Record<string, Unmigratable>> = {
+  T: "not_a_hash",
+  W: "missing_workspace_id",
+  H: "partial_hash",
+  I: "invalid_workspace_id",
+  M: "job_id_mismatch",
+  J: "missing_job_id",
+};
 
 // Full-string match: a trailing newline is invalid (no `$` before \n as in some engines).
 const WORKSPACE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -29,17 +45,22 @@ export function isValidWorkspaceId(ws: Buffer): boolean {
 export type Mapping = { ok: true; newKey: Buffer } | { ok: false; reason: Unmigratable };
 
 /**
- * Where an old job hash goes, or why it cannot go anywhere. `fields` holds the old
- * hash's workspace_id and job_id (undefined when absent).
+ * Where an old job hash goes, or why it cannot go anywhere, from the old hash's
+ * workspace_id and job_id (undefined when absent) and whether it has a status field.
  */
 export function mapOldKey(
   schema: KeySchema,
   oldKey: Buffer,
   workspaceId: Buffer | undefined,
   jobId: Buffer | undefined,
+  hasStatus: boolean,
 ): Mapping {
   const suffix = oldKey.subarray(Buffer.byteLength(schema.oldPrefix));
-  if (workspaceId === undefined) return { ok: false, reason: "missing_workspace_id" };
+  if (workspaceId === undefined)
+    return {
+      ok: false,
+      reason: jobId === undefined && hasStatus ? "partial_hash" : "missing_workspace_id",
+    };
   if (!isValidWorkspaceId(workspaceId)) return { ok: false, reason: "invalid_workspace_id" };
   // An empty job_id (at the bare prefix key) would map to `{newPrefix}{ws}:`.
   if (jobId === undefined || jobId.length === 0) return { ok: false, reason: "missing_job_id" };

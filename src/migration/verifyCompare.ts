@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { ReplicaReads } from "../redis/replicas.js";
 import type { KeyRouter, RedisTarget } from "../redis/target.js";
 import { fromFlat } from "./hashFields.js";
-import { mapOldKey, type KeySchema, type Unmigratable } from "./keySchema.js";
+import { mapOldKey, UNMIGRATABLE_CODES, type KeySchema, type Unmigratable } from "./keySchema.js";
 import { diffPair, kindsOf, type Divergence, type KeyState } from "./pairDiff.js";
 
 /** What comparing one old key with its new key found. */
@@ -27,11 +27,12 @@ const CODES: Record<string, PairOutcome> = {
   "=": { kind: "equal" },
   S: { kind: "skipped" },
   V: { kind: "vanished" },
-  T: { kind: "unmigratable", reason: "not_a_hash" },
-  W: { kind: "unmigratable", reason: "missing_workspace_id" },
-  I: { kind: "unmigratable", reason: "invalid_workspace_id" },
-  M: { kind: "unmigratable", reason: "job_id_mismatch" },
-  J: { kind: "unmigratable", reason: "missing_job_id" },
+  ...Object.fromEntries(
+    Object.entries(UNMIGRATABLE_CODES).map(([code, reason]) => [
+      code,
+      { kind: "unmigratable", reason } as const,
+    ]),
+  ),
 };
 
 /** Single instance: one verifyPairs-n.lua call reads both keys of every pair atomically. */
@@ -131,7 +132,14 @@ export function clusterComparer(target: KeyRouter, o: CompareOptions): Comparer 
       const s = olds[i]!;
       if (s.type === "none") return (outcomes[i] = CODES.V!);
       if (s.type !== "hash") return (outcomes[i] = CODES.T!);
-      const m = mapOldKey(o.schema, oldKey, s.fields.get("workspace_id"), s.fields.get("job_id"));
+      const f = s.fields;
+      const m = mapOldKey(
+        o.schema,
+        oldKey,
+        f.get("workspace_id"),
+        f.get("job_id"),
+        f.has("status"),
+      );
       if (!m.ok) return (outcomes[i] = { kind: "unmigratable", reason: m.reason });
       if (o.workspaces && !o.workspaces.has(s.fields.get("workspace_id")!.toString("latin1")))
         return (outcomes[i] = CODES.S!);

@@ -87,6 +87,7 @@ describe.each(targets())("backfill on %s", (target: Target) => {
       [`${old}empty-ws`]: "invalid_workspace_id",
       [`${old}mismatch`]: "job_id_mismatch",
       [`${old}no-job-id`]: "missing_job_id",
+      [`${old}partial`]: "partial_hash",
       [`${old}a-string`]: "not_a_hash",
       [`${old}a-list`]: "not_a_hash",
     };
@@ -97,6 +98,7 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     await redis.hset(`${old}empty-ws`, { job_id: "empty-ws", workspace_id: "" });
     await redis.hset(`${old}mismatch`, { job_id: "other", workspace_id: "ws-1" });
     await redis.hset(`${old}no-job-id`, { workspace_id: "ws-1", status: "pending" });
+    await redis.hset(`${old}partial`, { status: "completed", finished_at: "1735689612000" });
     await redis.set(`${old}a-string`, "ws-1");
     await redis.rpush(`${old}a-list`, "x");
     const foreign = [
@@ -115,7 +117,7 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     expect(r.code).toBe(1);
     const result = jsonOf(r);
     expect(result.counts.copied).toBe(20);
-    expect(result.counts.unmigratable).toBe(9);
+    expect(result.counts.unmigratable).toBe(10);
     expect(result.counts["unmigratable.invalid_workspace_id"]).toBe(4);
     const listed = Object.fromEntries(
       (result.findings as { key: string; reason: string }[]).map((f) => [f.key, f.reason]),
@@ -126,14 +128,15 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     expect(created.filter((k) => k !== `${p}ai:job:config`)).toHaveLength(20);
     expect(
       created.some(
-        (k) => k.includes("::") || /no-ws|mismatch|other|upper|newline|long|empty/.test(k),
+        (k) => k.includes("::") || /no-ws|mismatch|other|upper|newline|long|empty|partial/.test(k),
       ),
     ).toBe(false);
 
     const human = await runCli(["backfill", "--redis-url", target.url, ...prefixArgs(p)]);
     expect(human.code).toBe(1);
     expect(human.stdout).toContain(`${old}no-ws  missing_workspace_id`);
-    expect(human.stdout).toMatch(/unmigratable\s+9/);
+    expect(human.stdout).toMatch(/unmigratable\s+10/);
+    expect(human.stdout).toContain("1 partial old hash(es) (a status, no workspace_id nor job_id)");
   });
 });
 

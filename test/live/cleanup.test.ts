@@ -106,7 +106,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     const before = await snapshotKeys(redis, [partial]);
     const r = await cleanup(p, FLAG_ON, "--execute", "--json");
     expect(r.code, r.stderr).toBe(1);
-    const counts = { deleted: 10, "unmigratable.missing_workspace_id": 1 };
+    const counts = { deleted: 10, "unmigratable.partial_hash": 1 };
     expect(jsonOf(r).counts).toMatchObject(counts);
     expect(await snapshotKeys(redis, [partial])).toEqual(before);
   });

@@ -18,6 +18,7 @@ type Verdict = "ok" | Unmigratable;
 const LUA_CODE: Record<Unmigratable, string> = {
   not_a_hash: "T",
   missing_workspace_id: "W",
+  partial_hash: "H",
   invalid_workspace_id: "I",
   job_id_mismatch: "M",
   missing_job_id: "J",
@@ -30,8 +31,11 @@ const BIN = b("job-", [0xff, 0x00, 0xfe, 0x0a, 0x80]);
 const BIN_OFF = b("job-", [0xff, 0x00, 0xfe, 0x0a, 0x81]);
 const NO = null; // field absent
 
-/** [case, id in the key, workspace_id field, job_id field, verdict both must reach] */
-const HASHES: [string, Buffer, Buffer | null, Buffer | null, Verdict][] = [
+/**
+ * [case, id in the key, workspace_id field, job_id field, verdict both must reach, and
+ * false when the hash has no status field (it has "result" instead)]
+ */
+const HASHES: [string, Buffer, Buffer | null, Buffer | null, Verdict, boolean?][] = [
   ["valid job", b("j1"), b("ws-1"), b("j1"), "ok"],
   ["32-char workspace", b("j2"), b("a".repeat(32)), b("j2"), "ok"],
   ["1-digit workspace", b("j3"), b("7"), b("j3"), "ok"],
@@ -47,7 +51,9 @@ const HASHES: [string, Buffer, Buffer | null, Buffer | null, Verdict][] = [
   ["UTF-8 é in workspace", b("k8"), b("wé"), b("k8"), "invalid_workspace_id"],
   ["latin1 byte in workspace", b("k9"), b("w", [0xe9]), b("k9"), "invalid_workspace_id"],
   ["missing workspace", b("m1"), NO, b("m1"), "missing_workspace_id"],
-  ["missing both fields", b("m2"), NO, NO, "missing_workspace_id"],
+  ["missing both fields: a partial hash", b("m2"), NO, NO, "partial_hash"],
+  ["missing both fields and status", b("m7"), NO, NO, "missing_workspace_id", false],
+  ["missing workspace, no status", b("m8"), NO, b("m8"), "missing_workspace_id", false],
   ["missing job_id", b("m3"), b("ws"), NO, "missing_job_id"],
   ["empty job_id at the bare prefix key", b(""), b("ws"), b(""), "missing_job_id"],
   ["job_id mismatch", b("m4"), b("ws"), b("other"), "job_id_mismatch"],
@@ -68,8 +74,8 @@ const NON_HASHES: [string, (r: Redis, k: Buffer) => Promise<unknown>][] = [
 /** The Cluster path's decision (copyConfirm): type first, then mapOldKey on the stored bytes. */
 async function tsVerdict(redis: Redis, schema: KeySchema, key: Buffer) {
   if ((await redis.type(key)) !== "hash") return { ok: false, reason: "not_a_hash" } as const;
-  const [ws, jobId] = await redis.hmgetBuffer(key, "workspace_id", "job_id");
-  return mapOldKey(schema, key, ws ?? undefined, jobId ?? undefined);
+  const [ws, jobId, status] = await redis.hmgetBuffer(key, "workspace_id", "job_id", "status");
+  return mapOldKey(schema, key, ws ?? undefined, jobId ?? undefined, status !== null);
 }
 
 describe("copyIfAbsent-n.lua and mapOldKey", () => {
@@ -107,10 +113,11 @@ describe("copyIfAbsent-n.lua and mapOldKey", () => {
     "agree on every hash case: same verdict, same new key (new key already there: %s)",
     async (present) => {
       const p = uniquePrefix("lua-map");
-      for (const [i, [name, id, ws, jobId, expected]] of HASHES.entries()) {
+      for (const [i, [name, id, ws, jobId, expected, status]] of HASHES.entries()) {
         const schema = schemaFor(p, i);
         const oldKey = b(schema.oldPrefix, [...id]);
-        const fields: (string | Buffer)[] = ["status", "pending"];
+        const fields: (string | Buffer)[] =
+          status === false ? ["result", "{}"] : ["status", "done"];
         if (ws) fields.push("workspace_id", ws);
         if (jobId) fields.push("job_id", jobId);
         await redis.hset(oldKey, ...fields);

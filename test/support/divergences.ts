@@ -127,12 +127,15 @@ export async function plantEveryKind(
   await redis.hset(old("bad-ws"), { job_id: "bad-ws", workspace_id: "WS 1" });
   await redis.hset(old("bad-mismatch"), { job_id: "other", workspace_id: "ws-1" });
   await redis.hset(old("bad-no-job-id"), { workspace_id: "ws-1" });
+  // What update_status leaves at an old key that is gone: old-schema writes are on.
+  await redis.hset(old("bad-partial"), { status: "completed", finished_at: "1735689612000" });
   const unmigratable = {
     [old("bad-string")]: "not_a_hash",
     [old("bad-no-ws")]: "missing_workspace_id",
     [old("bad-ws")]: "invalid_workspace_id",
     [old("bad-mismatch")]: "job_id_mismatch",
     [old("bad-no-job-id")]: "missing_job_id",
+    [old("bad-partial")]: "partial_hash",
   };
   return { divergences: out, unmigratable };
 }

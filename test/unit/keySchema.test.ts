@@ -11,9 +11,14 @@ const b = (s: string | number[]): Buffer =>
   typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
 
 /** mapOldKey for `ai:jobs:<jobId>` with the given field values (undefined: absent). */
-function map(keySuffix: Buffer, ws: Buffer | undefined, jobId: Buffer | undefined): Mapping {
+function map(
+  keySuffix: Buffer,
+  ws: Buffer | undefined,
+  jobId: Buffer | undefined,
+  hasStatus = true,
+): Mapping {
   const oldKey = Buffer.concat([b(DEFAULT_SCHEMA.oldPrefix), keySuffix]);
-  return mapOldKey(DEFAULT_SCHEMA, oldKey, ws, jobId);
+  return mapOldKey(DEFAULT_SCHEMA, oldKey, ws, jobId, hasStatus);
 }
 
 describe("mapOldKey", () => {
@@ -26,7 +31,7 @@ describe("mapOldKey", () => {
 
   it("honours a custom schema's prefixes", () => {
     const schema = { oldPrefix: "t:old:", newPrefix: "t:new:" };
-    const m = mapOldKey(schema, b("t:old:j1"), b("w1"), b("j1"));
+    const m = mapOldKey(schema, b("t:old:j1"), b("w1"), b("j1"), true);
     expect(m).toEqual({ ok: true, newKey: b("t:new:w1:j1") });
   });
 
@@ -88,8 +93,19 @@ describe("mapOldKey", () => {
   });
 
   it("checks workspace_id before job_id, as copyIfAbsent-n.lua does", () => {
-    expect(map(b("j"), undefined, undefined)).toMatchObject({ reason: "missing_workspace_id" });
+    expect(map(b("j"), undefined, undefined, false)).toMatchObject({
+      reason: "missing_workspace_id",
+    });
     expect(map(b("j"), b("BAD"), b("other"))).toMatchObject({ reason: "invalid_workspace_id" });
+  });
+
+  it("tells a partial hash (a status, no workspace_id, no job_id) from a missing workspace_id", () => {
+    expect(map(b("j"), undefined, undefined)).toEqual({ ok: false, reason: "partial_hash" });
+    expect(map(b("j"), undefined, b("j"))).toEqual({ ok: false, reason: "missing_workspace_id" });
+    expect(map(b("j"), undefined, undefined, false)).toEqual({
+      ok: false,
+      reason: "missing_workspace_id",
+    });
   });
 });
 

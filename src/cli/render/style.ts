@@ -17,3 +17,13 @@ export function formatDuration(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
+
+/**
+ * What partial old hashes among a run's unmigratable keys mean (a line to print), or
+ * undefined when there are none.
+ */
+export function partialHashHint(counts: Record<string, number>): string | undefined {
+  const n = counts["unmigratable.partial_hash"] ?? 0;
+  if (n === 0) return undefined;
+  return `${formatCount(n)} partial old hash(es) (a status, no workspace_id nor job_id): left by update_status writing an old key that was gone (expired or deleted), so the application still writes old keys; never copied, never deleted`;
+}

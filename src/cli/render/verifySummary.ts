@@ -1,6 +1,6 @@
 import type { VerifyResult } from "../../migration/verify.js";
 import type { DivergenceRecord } from "../../migration/divergenceReport.js";
-import { formatCount, formatDuration, styleFor } from "./style.js";
+import { formatCount, formatDuration, partialHashHint, styleFor } from "./style.js";
 
 const ORDER = [
   "checked",
@@ -78,5 +78,7 @@ export function renderVerifySummary(
     );
     for (const f of unmigratable) lines.push(`  ${f.key}  ${style.yellow(f.reason)}`);
   }
+  const hint = partialHashHint(c);
+  if (hint) lines.push(style.yellow(hint));
   return `${lines.join("\n")}\n`;
 }

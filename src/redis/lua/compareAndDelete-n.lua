@@ -24,8 +24,9 @@
     "N" new key missing   "Y" new key not a hash   "X" pair differs (kept)
     "P" partial old hash (no workspace_id nor job_id, but a status) at a key cleanup
         deleted: update_status re-created it, so old-schema writes are still on.
-        (A partial hash cleanup never deleted is unmigratable: "W".)
-    "T" not a hash  "W" workspace_id missing  "I" invalid  "M" job_id mismatch
+        (A partial hash cleanup never deleted is unmigratable: "H".)
+    "T" not a hash  "W" workspace_id missing  "H" partial hash  "I" invalid
+    "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
   details (mode "A" only), for each "D" key in order: the key moved aside (its name
     before the move), its PTTL, its number of field/value items, and the items joined by
@@ -75,8 +76,7 @@ end
 
 for i, oldKey in ipairs(KEYS) do
   local old, code, newKey = oldJob(oldKey, skip, newPrefix)
-  if code == "W" and not field(old, "job_id") and field(old, "status") and tombstones ~= ""
-      and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
+  if code == "H" and tombstones ~= "" and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
     -- A partial hash at a key cleanup deleted: update_status re-created it.
     code = "P"
   elseif not code then

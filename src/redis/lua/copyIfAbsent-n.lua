@@ -12,7 +12,7 @@
   Output: a string of n characters, one code per key, in KEYS order (one bulk reply is
   much cheaper to build and parse than an array of n integers):
     "C" copied                      "P" new key already present (left untouched)
-    "T" old key is not a hash       "W" workspace_id field missing
+    "T" old key is not a hash       "W" workspace_id field missing  "H" partial hash
     "I" workspace_id invalid        "M" job_id field differs from the key
     "J" job_id field missing or empty       "V" old key vanished before it was read
     "X" key does not start with the old prefix
@@ -29,14 +29,14 @@ for i, oldKey in ipairs(KEYS) do
   else
     -- HMGET instead of TYPE + HMGET: one call per key on the hot path; a wrong type
     -- comes back as an error table, a missing key as two nils.
-    local fields = redis.pcall("HMGET", oldKey, "workspace_id", "job_id")
+    local fields = redis.pcall("HMGET", oldKey, "workspace_id", "job_id", "status")
     if fields["err"] then
       code = "T"
     else
       local ws, jobId = fields[1], fields[2]
       local suffix = string.sub(oldKey, skip + 1)
       if not ws then
-        code = (redis.call("EXISTS", oldKey) == 0) and "V" or "W"
+        code = (redis.call("EXISTS", oldKey) == 0) and "V" or noWorkspace(jobId, fields[3])
       elseif jobKeyProblem(ws, jobId, suffix) then
         code = jobKeyProblem(ws, jobId, suffix)
       elseif redis.call("COPY", oldKey, newPrefix .. ws .. ":" .. suffix) == 1 then

@@ -12,7 +12,8 @@
     codes: a string of n characters, one per key in KEYS order:
       "=" pair equal            "D" divergent (one entry in details)
       "S" workspace not in the filter (not checked)
-      "T" old key not a hash    "W" workspace_id missing   "I" workspace_id invalid
+      "T" old key not a hash    "W" workspace_id missing   "H" partial hash
+      "I" workspace_id invalid
       "M" job_id differs from the key   "J" job_id missing or empty   "V" old key vanished
     details: per "D", in order, a flat run of entries:
       new key, new type ("none" when missing), old pttl, new pttl,

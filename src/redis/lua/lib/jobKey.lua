@@ -29,10 +29,17 @@ local function field(flat, name)
   return nil
 end
 
+-- Why an old hash without workspace_id cannot be migrated: "H" a partial hash (no job_id
+-- either, but a status: what update_status leaves when it writes an old key that is
+-- gone), else "W" workspace_id missing.
+local function noWorkspace(jobId, status)
+  return (not jobId and status) and "H" or "W"
+end
+
 -- Read an old job hash (one HGETALL: a wrong type is an error, a missing key an empty
 -- reply, a hash is never empty) and find its new key. Returns the HGETALL items, then
--- either a one-letter code for why it has no pair ("T" not a hash, "V" vanished, "W"
--- workspace_id missing, or jobKeyProblem's), or nil, the new key and the workspace.
+-- either a one-letter code for why it has no pair ("T" not a hash, "V" vanished,
+-- noWorkspace's or jobKeyProblem's), or nil, the new key and the workspace.
 local function oldJob(oldKey, skip, newPrefix)
   local old = redis.pcall("HGETALL", oldKey)
   if old["err"] then
@@ -43,7 +50,7 @@ local function oldJob(oldKey, skip, newPrefix)
   end
   local ws = field(old, "workspace_id")
   if not ws then
-    return old, "W"
+    return old, noWorkspace(field(old, "job_id"), field(old, "status"))
   end
   local suffix = string.sub(oldKey, skip + 1)
   local problem = jobKeyProblem(ws, field(old, "job_id"), suffix)
