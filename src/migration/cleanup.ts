@@ -1,6 +1,5 @@
 import { GuardRefusedError } from "../errors.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
-import { sleep } from "../engine/time.js";
 import type { Redis } from "ioredis";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
@@ -101,9 +100,9 @@ export async function cleanup(
     }),
   });
   if (o.execute && o.side === "old") {
-    // The last batch's deletions get a moment for update_status to give itself away.
-    await sleep(1000);
-    await watch.check(true);
+    // The last batches' deletions get their second look too (update_status may give
+    // itself away a moment later).
+    await watch.finalLook();
   }
   const c = result.counts;
   return {

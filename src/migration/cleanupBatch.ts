@@ -1,3 +1,4 @@
+import { sleep } from "../engine/time.js";
 import { GuardRefusedError } from "../errors.js";
 import type { BatchOutcome } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -64,10 +65,26 @@ const SECOND_LOOK_MS = 1000;
 export class RecreationWatch {
   private fresh: Buffer[] = [];
   private aging: { at: number; keys: Buffer[] }[] = [];
+  /** When the newest remembered deletion was made (0: none yet). */
+  private lastDeletedAt = 0;
   constructor(private readonly target: RedisTarget) {}
 
   remember(keys: Buffer[]): void {
+    if (keys.length === 0) return;
     this.fresh.push(...keys);
+    this.lastDeletedAt = Date.now();
+  }
+
+  /**
+   * At the end of a run: once the newest deletions are SECOND_LOOK_MS old, check every key
+   * still watched. Nothing to wait for when no key is watched any more (say a run that
+   * deleted nothing).
+   */
+  async finalLook(): Promise<void> {
+    if (this.fresh.length === 0 && this.aging.every((e) => e.keys.length === 0)) return;
+    const wait = this.lastDeletedAt + SECOND_LOOK_MS - Date.now();
+    if (wait > 0) await sleep(wait);
+    await this.check(true);
   }
 
   /** Check what is due; `all` (at the end of a run) checks everything still watched. */
