@@ -7,6 +7,11 @@ export interface BatchContext {
   node: MasterNode;
   /** First batch after a resume: it may have been half done when the last run died. */
   recheck: boolean;
+  /**
+   * Say that what is left of this batch's work is mostly waiting (say a delay before a
+   * re-read): the walker then starts the next batch instead of waiting for this one.
+   */
+  parked: () => void;
 }
 
 export interface BatchOutcome {

@@ -141,7 +141,11 @@ async function settle(
     log(`archived and deleted ${r.archived} key(s) an interrupted run left moved aside`);
   if (r.restored.length) {
     const [node] = await target.masters();
-    const again = await single.processBatch(r.restored, { node: node!, recheck: false });
+    const again = await single.processBatch(r.restored, {
+      node: node!,
+      recheck: false,
+      parked: () => undefined,
+    });
     const c = again.counts;
     const kept = r.restored.length - (c.deleted ?? 0);
     log(

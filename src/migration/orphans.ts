@@ -53,7 +53,7 @@ export function findOrphans(
           },
     );
   };
-  return async (keys) => {
+  return async (keys, ctx) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
     const pairs: { newKey: Buffer; oldKey: Buffer; workspaceId: Buffer }[] = [];
     for (const newKey of keys) {
@@ -70,6 +70,7 @@ export function findOrphans(
     add(out, "newChecked", pairs.length);
     const suspects = (await orphansAmong(pairs)).filter((d): d is Divergence => d !== undefined);
     if (suspects.length === 0) return out;
+    ctx.parked(); // re-checks mostly wait: let the walk go on meanwhile
     const decided = await recheck(suspects, s.recheck, (ds) =>
       orphansAmong(
         ds.map((d) => ({

@@ -78,7 +78,7 @@ export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatc
   const first = s.replicas
     ? replicaFirstComparer(replicaComparer(target, s.replicas, s.compare), onMaster)
     : onMaster;
-  return async (keys) => {
+  return async (keys, ctx) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
     const sampled =
       s.sampleFraction >= 1 ? keys : keys.filter((k) => inSample(k, s.sampleFraction));
@@ -104,6 +104,8 @@ export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatc
       });
     }
     if (suspects.length === 0) return out;
+    // Re-checks mostly wait: let the walk go on meanwhile.
+    ctx.parked();
     const decided = await recheck(suspects, s.recheck, async (ds) => {
       // Re-checks always read the master: it is the truth a divergence is confirmed on.
       const again = await onMaster(ds.map((d) => d.oldKey));
