@@ -15,4 +15,4 @@ if (!existsSync(join(root, "node_modules", ".package-lock.json"))) {
 console.log("demo: building (npm run build)…");
 run("npm run build --silent");
 const { runDemo } = await import(join(root, "dist", "tools", "demo.js"));
-process.exitCode = await runDemo();
+await runDemo();

@@ -1,13 +1,21 @@
 /**
  * The demo behind `npm run demo`: a throw-away redis-server, seeded with jobs as the
- * application writes them, and the real CLI run against it, output and all.
+ * application writes them, and the real CLI run against it through the whole migration
+ * (backfill, verify, flag, cleanup, restore), output and all.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startRedisServer } from "./redisProcess.js";
 
-const BIN = fileURLToPath(new URL("../../bin/jobs-migrate.js", import.meta.url));
+// tools/demo.ts runs from dist/tools/ (npm run demo) or from tools/ (the test).
+const ROOT = fileURLToPath(
+  new URL(import.meta.url.includes("/dist/") ? "../.." : "..", import.meta.url),
+);
+const BIN = join(ROOT, "bin", "jobs-migrate.js");
 const JOBS = 20_000;
 
 async function seed(redis: Redis): Promise<void> {
@@ -32,7 +40,10 @@ async function seed(redis: Redis): Promise<void> {
     pipe.hset(`ai:jobs:${job.job_id}`, job);
     if (i % 10 === 0) pipe.expire(`ai:jobs:${job.job_id}`, 86_400);
     // The application's dual-write (flag on) already wrote the newest jobs twice.
-    if (i < 500) pipe.hset(`ai:job:${ws}:${job.job_id}`, job);
+    if (i < 500) {
+      pipe.hset(`ai:job:${ws}:${job.job_id}`, job);
+      if (i % 10 === 0) pipe.expire(`ai:job:${ws}:${job.job_id}`, 86_400);
+    }
   }
   // Data the tool must report and leave alone.
   pipe.hset("ai:jobs:legacy-1", { job_id: "legacy-1", status: "completed" });
@@ -42,43 +53,98 @@ async function seed(redis: Redis): Promise<void> {
   await pipe.exec();
 }
 
-function cli(args: string[]): number {
-  console.log(`\n$ jobs-migrate ${args.join(" ")}`);
-  const r = spawnSync(process.execPath, [BIN, ...args], { stdio: "inherit" });
-  return r.status ?? 1;
+/** One CLI run of the demo: its arguments, its exit status, and what it printed. */
+export interface DemoStep {
+  args: string[];
+  status: number;
+  stdout: string;
 }
 
-export async function runDemo(): Promise<number> {
+export interface DemoOptions {
+  /** Print everything (npm run demo), or keep quiet and only return the steps (the test). */
+  print?: boolean;
+}
+
+export async function runDemo(opts: DemoOptions = { print: true }): Promise<DemoStep[]> {
+  const say = (text: string) => {
+    if (opts.print !== false) console.log(text);
+  };
+  // The CLI reads .env from its working directory: run it in an empty one, so that a .env
+  // in this checkout cannot change what the demo shows. The archive is written there too.
+  const cwd = mkdtempSync(join(tmpdir(), "jobs-migrate-demo-"));
+  const steps: DemoStep[] = [];
+  const cli = (args: string[], env: Record<string, string> = {}): number => {
+    const shown = Object.entries(env).map(([k, v]) => `${k}=${v} `);
+    say(`\n$ ${shown.join("")}jobs-migrate ${args.join(" ")}`);
+    const base = { ...process.env };
+    delete base.AI_JOBS_NEW_SCHEMA; // the demo says when the flag is on
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...base, ...env },
+      encoding: "utf8",
+      // Progress and errors (stderr) as they happen; the result (stdout) kept for the test.
+      stdio: ["ignore", "pipe", opts.print === false ? "pipe" : "inherit"],
+    });
+    if (opts.print !== false) process.stdout.write(r.stdout);
+    const status = r.status ?? 1;
+    steps.push({ args, status, stdout: r.stdout });
+    return status;
+  };
   const server = await startRedisServer();
   const redis = new Redis(server.url);
   try {
-    console.log(`demo: started a throw-away redis-server at ${server.url}`);
+    say(`demo: started a throw-away redis-server at ${server.url}`);
     await seed(redis);
-    console.log(
+    say(
       `demo: seeded ${JOBS} jobs under ai:jobs:* (500 already dual-written), 3 malformed keys, 1 queue`,
     );
     const url = ["--redis-url", server.url];
-    const first = cli(["backfill", ...url, "--batch-size", "1000"]);
-    console.log(`(exit status ${first}: 1 because 3 old keys cannot be migrated, as listed above)`);
-    const [oldHash, newHash] = await Promise.all([
-      redis.hgetall("ai:jobs:job-7"),
-      redis.hgetall("ai:job:ws-7:job-7"),
-    ]);
-    console.log("\ndemo: one pair after the backfill:");
-    console.log(`  ai:jobs:job-7     ${JSON.stringify(oldHash).slice(0, 110)}…`);
-    console.log(`  ai:job:ws-7:job-7 ${JSON.stringify(newHash).slice(0, 110)}…`);
+
+    let s = cli(["backfill", ...url, "--batch-size", "1000"]);
+    say(`(exit status ${s}: 1 because 3 old keys cannot be migrated, as listed above)`);
     const ttls = [await redis.ttl("ai:jobs:job-1000"), await redis.ttl("ai:job:ws-4:job-1000")];
-    console.log(
-      `  TTL kept by the copy: ai:jobs:job-1000 ${ttls[0]}s → ai:job:ws-4:job-1000 ${ttls[1]}s`,
+    say(
+      `\ndemo: TTL kept by the copy: ai:jobs:job-1000 ${ttls[0]}s → ai:job:ws-4:job-1000 ${ttls[1]}s`,
     );
-    const second = cli(["backfill", ...url, "--json"]);
-    console.log(
-      `(exit status ${second}: a second run copies nothing; everything is already present)`,
+
+    // What the code review of the dual-write warns about: update_status writes the old key
+    // and, when the new one is not found in time, silently skips it.
+    await redis.hset(
+      "ai:jobs:job-5",
+      "status",
+      "completed",
+      "result",
+      '{"ok":true,"token":"xoxb-demo-secret"}',
     );
-    return 0;
+    say("\ndemo: the application updated ai:jobs:job-5 and missed its new key (a dual-write bug)");
+    s = cli(["verify", ...url]);
+    say(`(exit status ${s}: 1, a confirmed divergence; secrets in values are redacted)`);
+    s = cli(["verify", ...url, "--repair"]);
+    say(`(exit status ${s}: the divergent pair is copied again from the old key)`);
+    s = cli(["verify", ...url]);
+    say(`(exit status ${s}: no divergence left; 1 only for the 3 unmigratable keys)`);
+
+    s = cli(["flag", ...url]);
+    say(`(exit status ${s}: the flag is off, so reads still use the old keys)`);
+    s = cli(["cleanup", ...url]);
+    say(`(exit status ${s}: a dry run, nothing deleted; it lists what it keeps)`);
+    s = cli(["cleanup", ...url, "--execute"]);
+    say(`(exit status ${s}: refused: the flag is not on, so reads may still use the old keys)`);
+    const on = { AI_JOBS_NEW_SCHEMA: "on" };
+    s = cli(["cleanup", ...url, "--execute", "--archive", "archive.jsonl"], on);
+    say(
+      `(exit status ${s}: old keys deleted, each first written to archive.jsonl; the 3 malformed kept)`,
+    );
+    s = cli(["flag", ...url], on);
+    say(`(exit status ${s})`);
+
+    s = cli(["restore", ...url, "--from", "archive.jsonl"]);
+    say(`(exit status ${s}: a rollback: every deleted old key is back, with its TTL)`);
+    return steps;
   } finally {
     redis.disconnect();
     await server.stop();
-    console.log("\ndemo: stopped the throw-away redis-server");
+    rmSync(cwd, { recursive: true, force: true });
+    say("\ndemo: stopped the throw-away redis-server");
   }
 }
