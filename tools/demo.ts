@@ -135,8 +135,10 @@ export async function runDemo(opts: DemoOptions = { print: true }): Promise<Demo
     say(
       `(exit status ${s}: old keys deleted, each first written to archive.jsonl; the 3 malformed kept)`,
     );
-    s = cli(["flag", ...url], on);
-    say(`(exit status ${s})`);
+    s = cli(["flag", ...url, "--count"], on);
+    say(
+      `(exit status ${s}: exact counts; only the 3 malformed old keys are left, for a person to fix)`,
+    );
 
     s = cli(["restore", ...url, "--from", "archive.jsonl"]);
     say(`(exit status ${s}: a rollback: every deleted old key is back, with its TTL)`);

@@ -112,6 +112,22 @@ export async function readRollout(target: RedisTarget, i: RolloutInput): Promise
   return { flag, phase, runs, keys, next: nextStep(phase, runs, keys, flag, verifiedFresh), audit };
 }
 
+/** Counts of the old keys a cleanup keeps on purpose: it cannot prove them safe to delete. */
+const KEPT = [
+  "unmigratable",
+  "differs",
+  "newMissing",
+  "newWrongType",
+  "changedSinceCompared",
+  "keptMovedAsideExists",
+];
+
+/** How many old keys the last completed cleanup kept on purpose (0: none, or none done). */
+function keptByCleanup(cleanup: RunStatus): number {
+  if (cleanup.current || !cleanup.last) return 0;
+  return KEPT.reduce((n, k) => n + (cleanup.last!.counts[k] ?? 0), 0);
+}
+
 function nextStep(
   phase: Phase,
   runs: RolloutState["runs"],
@@ -160,11 +176,18 @@ function nextStep(
         !verifiedFresh && "no recent clean verify",
         keys.partialOld > 0 && `${keys.partialOld} partial old hashes: old writes look still on`,
       );
-    case "cleaning up":
-      return step(
-        "finish `jobs-migrate cleanup --execute`",
-        keys.partialOld > 0 && `${keys.partialOld} partial old hashes: old writes look still on`,
-      );
+    case "cleaning up": {
+      const partial =
+        keys.partialOld > 0 && `${keys.partialOld} partial old hashes: old writes look still on`;
+      const kept = keptByCleanup(runs.cleanup);
+      // Running cleanup again would keep them again: they need a person.
+      if (kept > 0)
+        return step(
+          `the last cleanup kept ${kept} old key(s) it cannot prove safe to delete (unmigratable, or not equal to their new key: \`jobs-migrate verify\` lists them): fix or remove them, then run \`jobs-migrate cleanup --execute\` again`,
+          partial,
+        );
+      return step("finish `jobs-migrate cleanup --execute`", partial);
+    }
     case "done":
       return step("nothing left: the migration is complete");
     case "rolled back":

@@ -19,7 +19,7 @@ describe("npm run demo", () => {
       ["cleanup ", 1],
       ["cleanup --execute", 5],
       ["cleanup --execute --archive archive.jsonl", 1],
-      ["flag ", 0],
+      ["flag --count", 0],
       ["restore --from archive.jsonl", 0],
     ]);
     const out = steps.map((s) => s.stdout);
@@ -29,7 +29,8 @@ describe("npm run demo", () => {
     expect(out[2]).toMatch(/repaired\s+1\b/);
     expect(out[3]).toMatch(/CLEAN \(no divergence\)/);
     expect(out[7]).toMatch(/deleted\s+20,000/);
-    expect(out[8]).toMatch(/phase\s+done/);
+    expect(out[8]).toMatch(/phase\s+cleaning up/);
+    expect(out[8]).toMatch(/the last cleanup kept 3 old key\(s\) it cannot prove safe to delete/);
     expect(out[9]).toMatch(/restored\s+20,000/);
     for (const text of out) expect(text).not.toContain("xoxb-demo-secret");
   });

@@ -103,6 +103,22 @@ describe.each(targets())("flag on %s", (target) => {
     expect(s.runs.reverse.last).toBeDefined();
   });
 
+  it("after a cleanup that kept old keys it cannot prove safe, says so instead of asking to finish the cleanup", async () => {
+    const p = uniquePrefix("flag-kept");
+    await seed(p, 20);
+    await redis.hset(`${p}ai:jobs:legacy-1`, { job_id: "legacy-1", result: "{}" });
+    expect((await run(p, "backfill")).code).toBe(1);
+    await cleanVerify(target, p);
+    const r = await run(p, "cleanup", FLAG_ON, "--execute");
+    expect(r.code, r.stderr).toBe(1);
+    const s = await rollout(p, FLAG_ON);
+    expect(at(s)).toEqual(["cleaning up", 1, 20, 0]);
+    expect(s.next.step).toMatch(
+      /^the last cleanup kept 1 old key\(s\) it cannot prove safe to delete \(unmigratable, or not equal to their new key/,
+    );
+    expect(await gate(p, "done", FLAG_ON)).toEqual(unmet('the phase is "cleaning up", not "done"'));
+  });
+
   it("each gate passes and fails on the right data, with its reasons and exit status", async () => {
     const p = uniquePrefix("flag-gates");
     await seed(p, 40);
