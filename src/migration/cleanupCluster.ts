@@ -35,25 +35,22 @@ async function archiveVictims(
   );
 }
 
-async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<JobDump[]> {
-  const out = new Array<JobDump>(keys.length);
+/** Each key's DUMP (null: no such key), from the nodes that own them. */
+async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<(Buffer | null)[]> {
+  const out = new Array<Buffer | null>(keys.length);
   await Promise.all(
     [...target.groupByNode(keys)].map(async ([n, idx]) =>
-      (
-        await dumpJobs(
-          n,
-          idx.map((i) => keys[i]!),
-        )
-      ).forEach((d, j) => (out[idx[j]!] = d)),
+      (await n.dumpKeysBuffer(...idx.map((i) => keys[i]!))).forEach((d, j) => (out[idx[j]!] = d)),
     ),
   );
   return out;
 }
 
 /**
- * Cluster: the pair's keys live in different slots. Compare (DUMPs first, fields when the
- * DUMPs differ), then delete with deleteIfUnchanged-0.lua, which removes a key only if it
- * still DUMPs as it did before the comparison.
+ * Cluster: the pair's keys live in different slots. Compare (DUMPs first: the same bytes
+ * are the same hash; fields when the DUMPs differ, as those of a hash held in a hash table
+ * do on another node), then delete with deleteIfUnchanged-0.lua, which removes a key only
+ * if it still DUMPs as it did before the comparison.
  */
 export function cleanupCluster(
   target: RedisTarget,
@@ -85,9 +82,9 @@ export function cleanupCluster(
       target,
       pairs.map((p) => p.newKey),
     );
-    const unsure = pairs.filter(
-      (p, i) => news[i]!.type === "hash" && !news[i]!.dump!.equals(p.old.dump!),
-    );
+    // A new key with the old key's bytes is an equal hash; one that exists with other
+    // bytes is read field by field (or found not to be a hash).
+    const unsure = pairs.filter((p, i) => news[i] && !news[i]!.equals(p.old.dump!));
     const [oldStates, newStates] = await Promise.all([
       readStates(
         target,
@@ -98,19 +95,25 @@ export function cleanupCluster(
         unsure.map((p) => p.newKey),
       ),
     ]);
-    const differs = new Set(
-      unsure.filter((_, j) => !sameHash(oldStates[j]!.fields, newStates[j]!.fields)),
-    );
+    // Why an unsure pair is kept: its new key is gone (N) or not a hash (Y), or the two
+    // differ (X); none when they hold the same fields.
+    const kept = new Map<(typeof pairs)[number], string>();
+    unsure.forEach((p, j) => {
+      const n = newStates[j]!;
+      if (n.type === "none") kept.set(p, "N");
+      else if (n.type !== "hash") kept.set(p, "Y");
+      else if (!sameHash(oldStates[j]!.fields, n.fields)) kept.set(p, "X");
+    });
     const victims: { key: Buffer; dump: Buffer; oldKey: Buffer }[] = [];
     pairs.forEach((p, i) => {
-      const n = news[i]!;
-      if (n.type === "none") return countCode(out, p.oldKey, "N", s.execute);
-      if (n.type !== "hash") return countCode(out, p.oldKey, "Y", s.execute);
-      if (differs.has(p)) return countCode(out, p.oldKey, "X", s.execute);
+      const newDump = news[i];
+      if (!newDump) return countCode(out, p.oldKey, "N", s.execute);
+      const code = kept.get(p);
+      if (code) return countCode(out, p.oldKey, code, s.execute);
       victims.push(
         s.side === "old"
           ? { key: p.oldKey, dump: p.old.dump!, oldKey: p.oldKey }
-          : { key: p.newKey, dump: n.dump!, oldKey: p.oldKey },
+          : { key: p.newKey, dump: newDump, oldKey: p.oldKey },
       );
     });
     if (!s.execute) {

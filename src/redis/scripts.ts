@@ -9,6 +9,7 @@ import type { Cluster, Redis, Result } from "ioredis";
 const SCRIPTS = {
   copyIfAbsent: "copyIfAbsent-n.lua",
   dumpJobs: "dumpJobs-0.lua",
+  dumpKeys: "dumpKeys-0.lua",
   restoreIfAbsent: "restoreIfAbsent-0.lua",
   unchangedSince: "unchangedSince-0.lua",
   replaceIfUnchanged: "replaceIfUnchanged-1.lua",
@@ -33,6 +34,7 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     copyIfAbsent(numKeys: number, ...args: Arg[]): Result<string, Context>;
     dumpJobsBuffer(...keys: Arg[]): Result<(Buffer | number | null)[], Context>;
+    dumpKeysBuffer(...keys: Arg[]): Result<(Buffer | null)[], Context>;
     restoreIfAbsent(count: number, ...args: Arg[]): Result<string, Context>;
     unchangedSince(count: number, ...args: Arg[]): Result<string, Context>;
     verifyPairsBuffer(

@@ -14,23 +14,20 @@
           job_id or false, DUMP payload or false (false unless a hash),
           1 if the hash has a status field else 0
 ]]
-local out = {}
+local out, n = {}, 0
 for _, key in ipairs(ARGV) do
-  local t = redis.call("TYPE", key)["ok"]
-  local n = #out
-  out[n + 1] = t
-  out[n + 2] = redis.call("PTTL", key)
-  if t == "hash" then
-    local f = redis.call("HMGET", key, "workspace_id", "job_id", "status")
-    out[n + 3] = f[1]
-    out[n + 4] = f[2]
-    out[n + 5] = redis.call("DUMP", key)
-    out[n + 6] = f[3] and 1 or 0
+  -- HMGET first: a hash (the usual case) needs no TYPE call; another type is an error,
+  -- and a missing key reads as nils with no DUMP.
+  local f = redis.pcall("HMGET", key, "workspace_id", "job_id", "status")
+  local dump = not f["err"] and redis.call("DUMP", key)
+  if dump then
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = "hash", redis.call("PTTL", key), f[1], f[2]
+    out[n + 5], out[n + 6] = dump, f[3] and 1 or 0
   else
-    out[n + 3] = false
-    out[n + 4] = false
-    out[n + 5] = false
-    out[n + 6] = 0
+    local t = f["err"] and redis.call("TYPE", key)["ok"] or "none"
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = t, redis.call("PTTL", key), false, false
+    out[n + 5], out[n + 6] = false, 0
   end
+  n = n + 6
 end
 return out

@@ -7,19 +7,23 @@
   Output: a flat array, per key in ARGV order: type ("none" when missing), pttl,
           m (fields, 0 unless a hash), field1, value1, ..., fieldm, valuem
 ]]
-local out = {}
+local out, n = {}, 0
 for _, key in ipairs(ARGV) do
-  local t = redis.call("TYPE", key)["ok"]
-  out[#out + 1] = t
-  out[#out + 1] = redis.call("PTTL", key)
+  -- HGETALL first: a hash (the usual case) needs no TYPE call; another type is an
+  -- error, and a missing key an empty reply (a hash is never empty).
+  local flat = redis.pcall("HGETALL", key)
+  local t = flat["err"] and redis.call("TYPE", key)["ok"] or (#flat == 0 and "none" or "hash")
+  out[n + 1], out[n + 2] = t, redis.call("PTTL", key)
+  n = n + 2
   if t == "hash" then
-    local flat = redis.call("HGETALL", key)
-    out[#out + 1] = #flat / 2
+    out[n + 1] = #flat / 2
     for i = 1, #flat do
-      out[#out + 1] = flat[i]
+      out[n + 1 + i] = flat[i]
     end
+    n = n + 1 + #flat
   else
-    out[#out + 1] = 0
+    out[n + 1] = 0
+    n = n + 1
   end
 end
 return out
