@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHashBuffers, sameHash, type JobRef } from "../support/appTraffic.js";
-import { checkpointProgress, waitFor } from "../support/checkpoint.js";
+import { killMidRun, waitFor } from "../support/checkpoint.js";
 import {
   archiveFifo,
   cleanVerify,
@@ -325,14 +325,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     );
 
     const checkpoint = `${p}jm:cleanup:checkpoint`;
-    await waitFor(
-      "progress",
-      async () => (await checkpointProgress(redis, checkpoint)).scanned >= 200,
-    );
-    first.child.kill("SIGKILL");
-    expect((await first.done).signal).toBe("SIGKILL");
-    const saved = await checkpointProgress(redis, checkpoint);
-    expect(saved.status).toBe("running");
+    await killMidRun(redis, first, checkpoint, 200);
     const left = (await keysUnder(redis, `${p}ai:jobs:`)).length;
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThan(1000);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHashBuffers, sameHash, seedOldJobs } from "../support/appTraffic.js";
-import { checkpointProgress, waitFor } from "../support/checkpoint.js";
+import { checkpointProgress, killMidRun, waitFor } from "../support/checkpoint.js";
 import { jsonOf, prefixArgs, runCli, startCli } from "../support/cli.js";
 import { keysUnder } from "../support/keys.js";
 import {
@@ -30,15 +30,7 @@ describe.each(targets())("resumable, locked runs on %s", (target: Target) => {
     const args = ["backfill", "--redis-url", target.url, ...prefixArgs(p), "--batch-size", "20"];
     const first = startCli([...args, "--rate", "800"]);
     const checkpointKey = `${p}jm:backfill:checkpoint`;
-    await waitFor(
-      "some progress",
-      async () => (await checkpointProgress(redis, checkpointKey)).scanned >= 300,
-    );
-    first.child.kill("SIGKILL");
-    expect((await first.done).signal).toBe("SIGKILL");
-    const saved = await checkpointProgress(redis, checkpointKey);
-    expect(saved.status).toBe("running");
-    expect(saved.scanned).toBeGreaterThanOrEqual(300);
+    const saved = await killMidRun(redis, first, checkpointKey, 300);
     expect(saved.scanned).toBeLessThan(2000);
     expect(await redis.exists(`${p}jm:backfill:lock`)).toBe(1); // the dead run's lock
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTraffic, type JobRef } from "../support/appTraffic.js";
-import { checkpointProgress, waitFor } from "../support/checkpoint.js";
+import { checkpointProgress, killMidRun, waitFor } from "../support/checkpoint.js";
 import { jsonOf, runCli, startCli } from "../support/cli.js";
 import {
   backfilledJobs,
@@ -102,14 +102,7 @@ describe.each(targets())("verify of a live keyspace on %s", (target: Target) => 
     const args = verifyArgs(target, p, "--batch-size", "20");
     const first = startCli([...args, "--rate", "800"]);
     const checkpointKey = `${p}jm:verify:checkpoint`;
-    await waitFor(
-      "some progress",
-      async () => (await checkpointProgress(redis, checkpointKey)).scanned >= 300,
-    );
-    first.child.kill("SIGKILL");
-    expect((await first.done).signal).toBe("SIGKILL");
-    const saved = await checkpointProgress(redis, checkpointKey);
-    expect(saved.status).toBe("running");
+    const saved = await killMidRun(redis, first, checkpointKey, 300);
     expect(saved.scanned).toBeLessThan(2000);
 
     const resumed = await runCli([...args, "--json"]);

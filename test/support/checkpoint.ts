@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RedisClient } from "./targets.js";
 
@@ -26,4 +27,26 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/**
+ * kill -9 a running CLI once its checkpoint shows `minScanned` keys done, and return what
+ * the checkpoint then says (still "running": nothing got to mark it otherwise).
+ */
+export async function killMidRun(
+  redis: RedisClient,
+  run: { child: ChildProcess; done: Promise<{ signal: NodeJS.Signals | null }> },
+  checkpointKey: string,
+  minScanned: number,
+): Promise<{ status?: string; scanned: number }> {
+  await waitFor(
+    `${minScanned} keys checkpointed`,
+    async () => (await checkpointProgress(redis, checkpointKey)).scanned >= minScanned,
+  );
+  run.child.kill("SIGKILL");
+  const { signal } = await run.done;
+  if (signal !== "SIGKILL") throw new Error(`the run ended before it was killed (${signal})`);
+  const saved = await checkpointProgress(redis, checkpointKey);
+  if (saved.status !== "running") throw new Error(`checkpoint status ${saved.status}, not running`);
+  return saved;
 }
