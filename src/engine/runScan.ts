@@ -193,7 +193,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throw new LockHeldError(
         `lost the ${spec.name} lock (it expired or was released by force); stopped after the current batch`,
       );
-    await spec.finish?.();
+    await spec.finish?.(throttle.expired === undefined && !spec.signal?.aborted);
     if (throttle.expired !== undefined) {
       await checkpoint.setStatus("interrupted");
       throw new InterruptedError(
@@ -229,7 +229,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     sideConnections();
     if (err instanceof MigrateError) {
       // A run that stopped itself still finishes what its finished batches began.
-      await spec.finish?.().catch(() => undefined);
+      await spec.finish?.(false).catch(() => undefined);
       // A run that stopped itself (a guard, a lost lock) is not a dead run: say so.
       if (!(err instanceof InterruptedError)) {
         await checkpoint.setStatus("failed", { reason: err.message }).catch(() => undefined);

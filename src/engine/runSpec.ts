@@ -61,10 +61,12 @@ export interface RunSpec {
   /** Work to do once the lock is held, before the first batch (e.g. settle a crash's leftovers). */
   prepare?: (() => Promise<void>) | undefined;
   /**
-   * Work to do after the last batch, still under the lock: also when the run stops itself
-   * (a signal, a guard), not when Redis failed.
+   * Work to do after the last batch, still under the lock, before the run is recorded as
+   * completed (`completed` true: it may still throw to stop the run), and also when the run
+   * stops itself (a signal, a guard: `completed` false, errors ignored), not when Redis
+   * failed.
    */
-  finish?: (() => Promise<void>) | undefined;
+  finish?: ((completed: boolean) => Promise<void>) | undefined;
 }
 
 export interface RunResult {

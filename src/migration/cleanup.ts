@@ -90,7 +90,12 @@ export async function cleanup(
       },
     ],
     prepare: single && (() => settle(target, settings, run, single)),
-    finish: single?.flush,
+    finish: async (completed) => {
+      await single?.flush();
+      // The last batches' deletions get their second look too (update_status may give
+      // itself away a moment later), before the run is recorded as completed.
+      if (completed && o.execute && o.side === "old") await watch.finalLook();
+    },
     lastResult: (r) => ({
       ...r,
       findings: undefined,
@@ -99,11 +104,6 @@ export async function cleanup(
       forcedPast,
     }),
   });
-  if (o.execute && o.side === "old") {
-    // The last batches' deletions get their second look too (update_status may give
-    // itself away a moment later).
-    await watch.finalLook();
-  }
   const c = result.counts;
   return {
     ...result,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHashBuffers, sameHash, type JobRef } from "../support/appTraffic.js";
-import { killMidRun, waitFor } from "../support/checkpoint.js";
+import { checkpointProgress, killMidRun, waitFor } from "../support/checkpoint.js";
 import {
   archiveFifo,
   cleanVerify,
@@ -94,6 +94,27 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     const gone = new Set(jobs.map((j) => oldKey(p, j)).filter((k) => !kept.includes(k)));
     const survivors = new Map([...before].filter(([k]) => !gone.has(k)));
     expect(await snapshotPrefix(redis, `${p}ai:`)).toEqual(survivors);
+  });
+
+  it("an old key re-created within a second of the last deletions stops the run (exit 5), recorded as failed, not completed", async () => {
+    const p = uniquePrefix("cleanup-final-look");
+    const jobs = await provenJobs(redis, target, p, 20);
+    const checkpoint = `${p}jm:cleanup:checkpoint`;
+    const run = startCli(toolArgs(target, p, "cleanup", "--execute"), FLAG_ON);
+    // Every batch is done (deleted and checkpointed) before the run's final look.
+    await waitFor(
+      "every key done",
+      async () => (await checkpointProgress(redis, checkpoint)).scanned >= 20,
+    );
+    // update_status of a job whose old key cleanup just deleted.
+    await redis.hset(oldKey(p, jobs[0]!), { status: "completed", finished_at: "1735689612000" });
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr.trim().split("\n").pop()).toMatch(
+      /^jobs-migrate: the application's old-schema writes are still on: .+ was re-created after cleanup deleted it;/,
+    );
+    expect(await redis.hget(checkpoint, "status")).toBe("failed");
+    expect(await redis.exists(`${p}jm:cleanup:last`)).toBe(0);
   });
 
   it("keeps a partial old hash that predates cleanup as unmigratable, not as proof of live old-schema writes", async () => {
