@@ -52,6 +52,20 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
   const cleanup = (p: string, opts: CliOptions, ...extra: string[]) =>
     runCli(toolArgs(target, p, "cleanup", ...extra), opts);
 
+  /**
+   * `cleanup --execute --archive` into a FIFO nobody reads yet, 10 keys a batch: returns
+   * once the run is blocked inside a batch, between proving its pairs and writing their
+   * records (the test drains the FIFO with `fifo`).
+   */
+  async function cleanupBlockedOnArchive(p: string, ...extra: string[]) {
+    const fifo = archiveFifo();
+    const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", ...extra];
+    const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
+    await fifo.opened;
+    await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+    return { fifo, run };
+  }
+
   it("deletes exactly the old keys proven equal to their new keys, leaves every other key byte-identical, and its dry run deletes nothing", async () => {
     const p = uniquePrefix("cleanup-exact");
     const jobs = await backfilledJobs(redis, target, p, 60);
@@ -145,11 +159,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
       // still present (half of them only on the old side, half on both sides), then drains
       // the FIFO: the blocked batch must find its keys changed since compared, the later
       // batches compare the changed pairs afresh.
-      const fifo = archiveFifo();
-      const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", "--json"];
-      const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
-      await fifo.opened;
-      await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+      const { fifo, run } = await cleanupBlockedOnArchive(p, "--json");
       const byOldKey = new Map(jobs.map((j) => [oldKey(p, j), j]));
       const left = (await keysUnder(redis, `${p}ai:jobs:`)).map((k) => byOldKey.get(k)!);
       expect(left.length).toBeGreaterThan(0);
@@ -200,11 +210,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     it("with --archive, moves each proven key aside in the step that proves it: a key written under its name meanwhile is never deleted, and cleanup stops (old writes on)", async () => {
       const p = uniquePrefix("cleanup-aside");
       const jobs = await provenJobs(redis, target, p, 400);
-      const fifo = archiveFifo();
-      const args = ["--execute", "--archive", fifo.path, "--batch-size", "10", "--json"];
-      const run = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
-      await fifo.opened;
-      await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+      const { fifo, run } = await cleanupBlockedOnArchive(p, "--json");
       const asidePrefix = `${p}jm:cleanup:aside:old:`;
       const names = (await keysUnder(redis, asidePrefix)).map((k) => k.slice(asidePrefix.length));
       expect(names.length).toBeGreaterThan(0);
@@ -285,11 +291,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
       async (mode, settled) => {
         const p = uniquePrefix("cleanup-aside-kill9");
         const jobs = await provenJobs(redis, target, p, 200);
-        const fifo = archiveFifo();
-        const args = ["--execute", "--archive", fifo.path, "--batch-size", "10"];
-        const first = startCli(toolArgs(target, p, "cleanup", ...args), FLAG_ON);
-        await fifo.opened;
-        await untilStalled(redis, `${p}jm:cleanup:checkpoint`);
+        const { run: first } = await cleanupBlockedOnArchive(p);
         // Killed between moving keys aside and writing their records.
         first.child.kill("SIGKILL");
         expect((await first.done).signal).toBe("SIGKILL");
