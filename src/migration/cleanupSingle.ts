@@ -30,8 +30,8 @@ export function splitJoined(joined: Buffer, count: number): Buffer[] | null {
 
 /**
  * Mode "A" details: for each "D" code, the key moved aside, its PTTL, its item count and
- * items. A hash whose items cannot be split is read back from its aside key (still there:
- * it is deleted only after its record is written).
+ * items. Hashes whose items cannot be split are read back from their aside keys (still
+ * there: each is deleted only after its record is written), all in one pipeline.
  */
 async function movedAside(
   client: Redis,
@@ -39,24 +39,38 @@ async function movedAside(
   codes: string,
   details: (Buffer | number)[],
 ): Promise<{ keys: Buffer[]; lines: string[] }> {
-  const keys: Buffer[] = [];
-  const lines: string[] = [];
-  const archivedAt = new Date().toISOString();
+  const moved: { key: Buffer; aside: Buffer; pttl: number; fields: Buffer[] | null }[] = [];
   let d = 0;
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] !== "D") continue;
     const key = details[d] as Buffer;
-    const aside = Buffer.concat([asidePrefix, key]);
-    const fields =
-      splitJoined(details[d + 3] as Buffer, Number(details[d + 2])) ??
-      ((await client.callBuffer("HGETALL", aside)) as Buffer[]);
-    keys.push(aside);
-    // Empty only if read back after its TTL ran out: gone by itself, nothing to archive.
-    if (fields.length > 0)
-      lines.push(toArchiveLine(key, fields, Number(details[d + 1]), displayBytes(key), archivedAt));
+    moved.push({
+      key,
+      aside: Buffer.concat([asidePrefix, key]),
+      pttl: Number(details[d + 1]),
+      fields: splitJoined(details[d + 3] as Buffer, Number(details[d + 2])),
+    });
     d += 4;
   }
-  return { keys, lines };
+  const unsplit = moved.filter((m) => m.fields === null);
+  if (unsplit.length > 0) {
+    const read = client.pipeline();
+    for (const m of unsplit) read.callBuffer("HGETALL", m.aside);
+    const replies = (await read.exec()) ?? [];
+    unsplit.forEach((m, j) => {
+      const [err, flat] = replies[j]!;
+      if (err) throw err;
+      m.fields = flat as Buffer[];
+    });
+  }
+  const archivedAt = new Date().toISOString();
+  return {
+    keys: moved.map((m) => m.aside),
+    // Empty only if read back after its TTL ran out: gone by itself, nothing to archive.
+    lines: moved
+      .filter((m) => m.fields!.length > 0)
+      .map((m) => toArchiveLine(m.key, m.fields!, m.pttl, displayBytes(m.key), archivedAt)),
+  };
 }
 
 /** UNLINK many keys of a single instance, a thousand per command; how many there were. */
