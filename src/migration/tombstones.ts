@@ -1,3 +1,4 @@
+import { groupIndexes } from "../groupIndexes.js";
 import type { RedisTarget } from "../redis/target.js";
 
 const BUCKETS = 16;
@@ -33,14 +34,7 @@ export class Tombstones {
   }
 
   private bySet(oldKeys: Buffer[]): Map<string, number[]> {
-    const sets = new Map<string, number[]>();
-    oldKeys.forEach((k, i) => {
-      const set = this.keyFor(k);
-      const list = sets.get(set);
-      if (list) list.push(i);
-      else sets.set(set, [i]);
-    });
-    return sets;
+    return groupIndexes(oldKeys, (k) => this.keyFor(k));
   }
 
   /** Record keys about to be deleted (before the delete: a crash leaves a harmless extra). */

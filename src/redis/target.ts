@@ -1,5 +1,6 @@
 import calculateSlot from "cluster-key-slot";
 import type { Cluster, Redis } from "ioredis";
+import { groupIndexes } from "../groupIndexes.js";
 import { defineScripts } from "./scripts.js";
 
 /** One master and the client that talks to it directly (SCAN is per node state). */
@@ -86,14 +87,7 @@ export class RedisTarget implements KeyRouter {
 
   /** Indexes of `keys` grouped by the master serving each (one group on a single instance). */
   groupByNode(keys: Buffer[]): Map<Redis, number[]> {
-    const groups = new Map<Redis, number[]>();
-    keys.forEach((k, i) => {
-      const node = this.nodeForKey(k);
-      const list = groups.get(node);
-      if (list) list.push(i);
-      else groups.set(node, [i]);
-    });
-    return groups;
+    return groupIndexes(keys, (k) => this.nodeForKey(k));
   }
 
   private byAddress: Map<string, Redis> | undefined;
