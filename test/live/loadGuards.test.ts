@@ -7,6 +7,23 @@ import { waitFor } from "../support/checkpoint.js";
 import { keysUnder, snapshotPrefix } from "../support/keys.js";
 import { floodWithPings, keepBusy, stall } from "../support/serverLoad.js";
 
+type Keys = ReturnType<typeof testKeys>;
+type Run = Awaited<ReturnType<Keys["start"]>>;
+
+/**
+ * Once `run` logs `pausing` it stands still: over the next 1.5 s (1,500 keys at --rate
+ * 1000, had it not paused) its checkpoint gains no more than a batch in flight, and it
+ * does not resume.
+ */
+async function expectPausedAndStill(t: Keys, run: Run, pausing: string): Promise<void> {
+  await run.logged(pausing, 5000);
+  const atPause = await t.scanned();
+  await sleep(1500);
+  const paused = await t.checkpoint();
+  expect([paused.status, paused.scanned - atPause <= 75]).toEqual(["running", true]);
+  expect(run.stderr()).not.toContain("resumed after:");
+}
+
 describe("load guards, on servers of their own", () => {
   it("a busy server pauses a --max-latency run, which resumes and copies exactly what an unloaded run copies", async () => {
     const server = await startRedisServer();
@@ -87,12 +104,7 @@ describe("load guards, on servers of their own", () => {
       // Twice what is used: 50% now, and room for every copy (writes are never refused).
       const used = Number(/^used_memory:(\d+)/m.exec(await redis.info("memory"))![1]);
       await redis.config("SET", "maxmemory", String(2 * used));
-      await run.logged("pausing: used_memory at", 5000);
-      const atPause = await t.scanned();
-      await sleep(1500); // 1,500 keys at --rate 1000, had it not paused
-      const paused = await t.checkpoint();
-      expect([paused.status, paused.scanned - atPause <= 75]).toEqual(["running", true]);
-      expect(run.stderr()).not.toContain("resumed after:");
+      await expectPausedAndStill(t, run, "pausing: used_memory at");
 
       await redis.config("SET", "maxmemory", String(1000 * used));
       const done = await run.done;
@@ -124,12 +136,7 @@ describe("load guards, on servers of their own", () => {
       // The flood: ~300,000/s. The server's figure averages the last 1.6 s.
       const run = await t.start("--rate", "1000", "--max-ops", "20000");
       stopFlood = floodWithPings(server.host, server.port);
-      await run.logged("pausing: ", 5000);
-      const atPause = await t.scanned();
-      await sleep(1500); // 1,500 keys at --rate 1000, had it not paused
-      const paused = await t.checkpoint();
-      expect([paused.status, paused.scanned - atPause <= 75]).toEqual(["running", true]);
-      expect(run.stderr()).not.toContain("resumed after:");
+      await expectPausedAndStill(t, run, "pausing: ");
 
       await stopFlood();
       const done = await run.done;
