@@ -76,6 +76,14 @@ export function addCommonOptions(cmd: Command): Command {
       ).env("JOBS_MIGRATE_TARGET_BATCH_MS"),
     )
     .addOption(
+      new Option(
+        "--max-command-ms <ms>",
+        "longest a single command of ours may hold the server (a batch goes in short calls)",
+      )
+        .env("JOBS_MIGRATE_MAX_COMMAND_MS")
+        .default("1"),
+    )
+    .addOption(
       new Option("--max-latency <ms>", "pause while the server's PING round trip exceeds this").env(
         "JOBS_MIGRATE_MAX_LATENCY_MS",
       ),
@@ -160,6 +168,17 @@ export const commonSchema = z
     sampleSize: int("--sample-size", 0, 10000),
     progressInterval: int("--progress-interval", 1, 86400),
     targetBatchMs: optionalInt("--target-batch-ms", 1, 600_000),
+    maxCommandMs: z.string().transform((s, ctx) => {
+      const n = Number(s);
+      if (!/^\d+(\.\d+)?$/.test(s) || !(n >= 0.1 && n <= 60_000)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `--max-command-ms must be a number of milliseconds from 0.1 to 60000 (got "${s}")`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
     maxLatency: optionalInt("--max-latency", 1, 600_000),
     maxMemory: optionalInt("--max-memory", 1, 100),
     maxReplicaLag: optionalInt("--max-replica-lag", 0, Number.MAX_SAFE_INTEGER),

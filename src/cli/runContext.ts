@@ -1,3 +1,4 @@
+import { commandBudget } from "../redis/commandBudget.js";
 import { connect } from "../redis/connect.js";
 import { parseRedisUrl } from "../redis/redisUrl.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -12,6 +13,7 @@ import { stopOnSignals } from "./signals.js";
 
 /** Connect as the options say; the password is registered as a secret first. */
 export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
+  commandBudget.configure(opts.maxCommandMs);
   const endpoint = parseRedisUrl(opts.redisUrl);
   // REDIS_PASSWORD keeps the password out of the URL (and out of shell history).
   endpoint.password ??= process.env.REDIS_PASSWORD || undefined;

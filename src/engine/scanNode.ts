@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { commandBudget } from "../redis/commandBudget.js";
 
 export interface ScanSpec {
   /** Glob for SCAN MATCH (already escaped by the caller). */
@@ -18,7 +19,8 @@ export function globPrefix(prefix: string): string {
 }
 
 /**
- * One SCAN step on one node. Keys come back as Buffers: key names, like values, are
+ * One SCAN batch on one node: `count` entries visited (SCAN COUNT), in SCAN calls of at
+ * most the command budget's size each (a SCAN with a big COUNT holds the server too). Keys come back as Buffers: key names, like values, are
  * bytes and are never decoded. The cursor is returned to the caller to checkpoint,
  * unlike ioredis' scanStream, which hides it and so cannot resume.
  */
@@ -28,11 +30,19 @@ export async function scanStep(
   spec: ScanSpec,
   count: number,
 ): Promise<ScanStep> {
-  const args: (string | number)[] = ["MATCH", spec.match, "COUNT", count];
-  if (spec.type) args.push("TYPE", spec.type);
-  const [next, keys] = (await client.scanBuffer(cursor, ...(args as ["MATCH", string]))) as [
-    Buffer,
-    Buffer[],
-  ];
-  return { cursor: next.toString(), keys };
+  const keys: Buffer[] = [];
+  let left = count;
+  do {
+    const step = Math.min(left, commandBudget.scanCount);
+    const args: (string | number)[] = ["MATCH", spec.match, "COUNT", step];
+    if (spec.type) args.push("TYPE", spec.type);
+    const [next, found] = (await client.scanBuffer(cursor, ...(args as ["MATCH", string]))) as [
+      Buffer,
+      Buffer[],
+    ];
+    keys.push(...found);
+    cursor = next.toString();
+    left -= step;
+  } while (left > 0 && cursor !== "0");
+  return { cursor, keys };
 }

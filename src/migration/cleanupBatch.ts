@@ -6,6 +6,7 @@ import { tally } from "./copyAtomic.js";
 import { displayBytes, UNMIGRATABLE_CODES, type KeySchema } from "./keySchema.js";
 import type { Tombstones } from "./tombstones.js";
 import { add } from "./verifyPairs.js";
+import { commandBudget } from "../redis/commandBudget.js";
 
 export interface CleanupSettings {
   schema: KeySchema;
@@ -34,6 +35,7 @@ const OUTCOME: Record<string, string> = {
   X: "differs",
   V: "vanished",
   K: "keptMovedAsideExists",
+  O: "oversized",
 };
 
 export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
@@ -99,9 +101,15 @@ export class RecreationWatch {
     if (keys.length === 0) return;
     await Promise.all(
       [...this.target.groupByNode(keys)].map(async ([node, idx]) => {
-        const first = await node.countExisting(...idx.map((i) => keys[i]!));
-        if (first > 0)
-          throw oldWritesOn(keys[idx[first - 1]!]!, "was re-created after cleanup deleted it");
+        // Per chunk: the index in idx of its first key that exists, or -1.
+        const firsts = await commandBudget.inChunks(node, "countExisting", idx.length, (a, b) =>
+          node
+            .countExisting(...idx.slice(a, b).map((i) => keys[i]!))
+            .then((first) => (first > 0 ? a + first - 1 : -1)),
+        );
+        const found = firsts.find((j) => j >= 0);
+        if (found !== undefined)
+          throw oldWritesOn(keys[idx[found]!]!, "was re-created after cleanup deleted it");
       }),
     );
   }

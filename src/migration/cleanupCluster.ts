@@ -13,6 +13,7 @@ import { displayBytes, mapOldKey } from "./keySchema.js";
 import { dumpJobs, type JobDump } from "./snapshots.js";
 import { readStates } from "./verifyCompare.js";
 import { add } from "./verifyPairs.js";
+import { commandBudget } from "../redis/commandBudget.js";
 
 async function archiveVictims(
   target: RedisTarget,
@@ -40,7 +41,13 @@ async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<(Buffer
   const out = new Array<Buffer | null>(keys.length);
   await Promise.all(
     [...target.groupByNode(keys)].map(async ([n, idx]) =>
-      (await n.dumpKeysBuffer(...idx.map((i) => keys[i]!))).forEach((d, j) => (out[idx[j]!] = d)),
+      (
+        await commandBudget.inChunks(n, "dumpKeys", idx.length, (a, b) =>
+          n.dumpKeysBuffer(...idx.slice(a, b).map((i) => keys[i]!)),
+        )
+      )
+        .flat()
+        .forEach((d, j) => (out[idx[j]!] = d)),
     ),
   );
   return out;
@@ -126,11 +133,16 @@ export function cleanupCluster(
     await Promise.all(
       [...target.groupByNode(victims.map((v) => v.key))].map(async ([n, idx]) => {
         const vs = idx.map((i) => victims[i]!);
-        const codes = await n.deleteIfUnchanged(
-          vs.length,
-          ...vs.map((v) => v.key),
-          ...vs.map((v) => v.dump),
-        );
+        const codes = (
+          await commandBudget.inChunks(n, "deleteIfUnchanged", vs.length, (a, b) => {
+            const chunk = vs.slice(a, b);
+            return n.deleteIfUnchanged(
+              chunk.length,
+              ...chunk.map((v) => v.key),
+              ...chunk.map((v) => v.dump),
+            );
+          })
+        ).join("");
         vs.forEach((v, j) => {
           countCode(out, v.oldKey, codes[j]!, true);
           if (codes[j] === "D" && s.side === "old") deleted.push(v.key);

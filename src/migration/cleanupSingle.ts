@@ -9,6 +9,7 @@ import {
   type RecreationWatch,
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
+import { commandBudget } from "../redis/commandBudget.js";
 
 /**
  * The items compareAndDelete-n.lua joined with zero bytes, or null when a field itself
@@ -74,10 +75,28 @@ async function movedAside(
 }
 
 /** UNLINK many keys of a single instance, a thousand per command; how many there were. */
+/** Keys kept as too big to compare in one short command, listed with their size. */
+async function listOversized(
+  client: Redis,
+  keys: Buffer[],
+  codes: string,
+  out: BatchOutcome,
+): Promise<void> {
+  const big = keys.filter((_, i) => codes[i] === "O");
+  const sizes = await Promise.all(big.map((k) => client.memory("USAGE", k, "SAMPLES", 0)));
+  big.forEach((key, j) =>
+    out.findings.push({
+      key: displayBytes(key),
+      reason: "kept: oversized",
+      detail: `${sizes[j] ?? "?"} bytes: too big to compare and delete within --max-command-ms; compare and delete it by hand`,
+    }),
+  );
+}
+
 export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<number> {
   let gone = 0;
-  for (let i = 0; i < keys.length; i += 1000)
-    gone += await client.unlink(...keys.slice(i, i + 1000));
+  // UNLINK frees a small hash at once: 200 keys a call stay well within the command budget.
+  for (let i = 0; i < keys.length; i += 200) gone += await client.unlink(...keys.slice(i, i + 200));
   return gone;
 }
 
@@ -115,19 +134,28 @@ export function cleanupAtomic(
     const archive = s.execute ? s.archive : undefined;
     const unlink = archive ? written : [];
     if (archive) written = [];
-    const [raw, details] = await client.compareAndDeleteBuffer(
-      keys.length,
-      ...keys,
-      s.schema.oldPrefix,
-      s.schema.newPrefix,
-      s.side,
-      archive ? "A" : s.execute ? "1" : "0",
-      s.tombstones.singleKey,
-      s.asidePrefix,
-      s.asideCount,
-      ...unlink,
+    // Atomic per pair (the comparison and the deletion of a pair in one script), which is
+    // all §3.3 needs: the batch goes in short calls, each also deleting its share of the
+    // keys whose archive records are written.
+    const share = (i: number) => Math.round((i * unlink.length) / keys.length);
+    const replies = await commandBudget.inChunks(client, "compareAndDelete", keys.length, (a, b) =>
+      client.compareAndDeleteBuffer(
+        b - a,
+        ...keys.slice(a, b),
+        s.schema.oldPrefix,
+        s.schema.newPrefix,
+        s.side,
+        archive ? "A" : s.execute ? "1" : "0",
+        s.tombstones.singleKey,
+        s.asidePrefix,
+        s.asideCount,
+        commandBudget.maxKeyBytes,
+        ...unlink.slice(share(a), share(b)),
+      ),
     );
-    const codes = raw.toString("latin1");
+    const codes = replies.map(([raw]) => raw.toString("latin1")).join("");
+    const details = replies.flatMap(([, d]) => d);
+    await listOversized(client, keys, codes, out);
     if (archive) {
       const moved = await movedAside(client, prefix, codes, details);
       if (moved.keys.length > 0) {

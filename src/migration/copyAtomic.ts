@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { commandBudget } from "../redis/commandBudget.js";
 import type { Finding } from "../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import {
@@ -33,17 +34,18 @@ export function tally(
 }
 
 /**
- * Backfill on a single instance: one script call per batch checks and copies every
- * pair atomically (COPY without REPLACE), so no update can fall between check and copy.
+ * Backfill on a single instance: short script calls (a batch in chunks) check and copy
+ * each pair atomically (COPY without REPLACE), so no update can fall between check and copy.
  */
 export function copyAtomic(client: Redis, schema: KeySchema): ProcessBatch {
   return async (keys) => {
-    const codes = await client.copyIfAbsent(
-      keys.length,
-      ...keys,
-      schema.oldPrefix,
-      schema.newPrefix,
-    );
+    // Atomic per pair (check and COPY in one script), which is all §3.2 needs: chunks
+    // of the batch in separate calls lose nothing.
+    const codes = (
+      await commandBudget.inChunks(client, "copyIfAbsent", keys.length, (from, to) =>
+        client.copyIfAbsent(to - from, ...keys.slice(from, to), schema.oldPrefix, schema.newPrefix),
+      )
+    ).join("");
     const out: BatchOutcome = { counts: {}, findings: [] };
     for (let i = 0; i < keys.length; i++) {
       const outcome = OUTCOMES[codes[i] ?? ""];

@@ -1,6 +1,7 @@
 import { globPrefix, scanStep } from "../engine/scanNode.js";
 import type { MasterNode, RedisTarget } from "../redis/target.js";
 import type { KeySchema } from "./keySchema.js";
+import { commandBudget } from "../redis/commandBudget.js";
 
 export interface KeyCounts {
   old: number;
@@ -14,6 +15,14 @@ const SAMPLES = 200;
 
 const startsWith = (k: Buffer, p: Buffer) => k.subarray(0, p.length).equals(p);
 
+/** How many of these old keys of one node are partial hashes (short script calls). */
+async function partialCount(node: MasterNode, keys: Buffer[]): Promise<number> {
+  const counts = await commandBudget.inChunks(node.client, "partialCount", keys.length, (a, b) =>
+    node.client.partialCount(...keys.slice(a, b)),
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
+}
+
 async function sampleNode(node: MasterNode, oldP: Buffer, newP: Buffer): Promise<KeyCounts> {
   const size = await node.client.dbsize();
   if (size === 0) return { old: 0, new: 0, partialOld: 0, exact: false };
@@ -24,7 +33,7 @@ async function sampleNode(node: MasterNode, oldP: Buffer, newP: Buffer): Promise
   );
   const olds = keys.filter((k) => startsWith(k, oldP));
   const news = keys.filter((k) => startsWith(k, newP));
-  const partial = olds.length ? await node.client.partialCount(...olds) : 0;
+  const partial = await partialCount(node, olds);
   const scale = size / Math.max(1, keys.length);
   return {
     old: Math.round(olds.length * scale),
@@ -45,7 +54,7 @@ async function countPrefix(
   do {
     const step = await scanStep(node.client, cursor, { match: globPrefix(prefix) }, 1000);
     n += step.keys.length;
-    if (partial && step.keys.length) p += await node.client.partialCount(...step.keys);
+    if (partial) p += await partialCount(node, step.keys);
     cursor = step.cursor;
   } while (cursor !== "0");
   return [n, p];

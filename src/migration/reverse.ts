@@ -8,6 +8,7 @@ import { restoreIfAbsent, dumpJobs } from "./snapshots.js";
 import type { Tombstones } from "./tombstones.js";
 import { readStates } from "./verifyCompare.js";
 import { add } from "./verifyPairs.js";
+import { commandBudget } from "../redis/commandBudget.js";
 
 export interface ReverseSettings {
   schema: KeySchema;
@@ -41,14 +42,19 @@ export function reverseAtomic(target: RedisTarget, s: ReverseSettings): ProcessB
   const client = target.client as Redis;
   return async (keys) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
-    const codes = await client.reverseCopy(
-      keys.length,
-      ...keys,
-      s.schema.newPrefix,
-      s.schema.oldPrefix,
-      s.tombstones.singleKey,
-      s.recreateMissing ? "1" : "0",
-    );
+    // Atomic per pair, which is all a rebuild needs: chunks in separate calls lose nothing.
+    const codes = (
+      await commandBudget.inChunks(client, "reverseCopy", keys.length, (a, b) =>
+        client.reverseCopy(
+          b - a,
+          ...keys.slice(a, b),
+          s.schema.newPrefix,
+          s.schema.oldPrefix,
+          s.tombstones.singleKey,
+          s.recreateMissing ? "1" : "0",
+        ),
+      )
+    ).join("");
     keys.forEach((k, i) => count(out, k, codes[i]!));
     return out;
   };

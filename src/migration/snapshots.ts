@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { commandBudget } from "../redis/commandBudget.js";
 
 /** One old job key as dumpJobs-0.lua saw it. */
 export interface JobDump {
@@ -14,9 +15,13 @@ export interface JobDump {
 const orUndefined = (v: Buffer | number | null | undefined): Buffer | undefined =>
   Buffer.isBuffer(v) ? v : undefined;
 
-/** Snapshot many old keys of one node in one script call. */
+/** Snapshot many old keys of one node (short script calls, pipelined). */
 export async function dumpJobs(node: Redis, keys: Buffer[]): Promise<JobDump[]> {
-  const flat = await node.dumpJobsBuffer(...keys);
+  const flat = (
+    await commandBudget.inChunks(node, "dumpJobs", keys.length, (a, b) =>
+      node.dumpJobsBuffer(...keys.slice(a, b)),
+    )
+  ).flat();
   const out: JobDump[] = [];
   for (let i = 0; i < flat.length; i += 6) {
     out.push({
@@ -36,9 +41,14 @@ export async function restoreIfAbsent(
   node: Redis,
   items: { newKey: Buffer; snap: JobDump }[],
 ): Promise<boolean[]> {
-  const args: (Buffer | number)[] = items.map((i) => i.newKey);
-  for (const { snap } of items) args.push(snap.pttl, snap.dump!);
-  const codes = await node.restoreIfAbsent(items.length, ...args);
+  const codes = (
+    await commandBudget.inChunks(node, "restoreIfAbsent", items.length, (a, b) => {
+      const chunk = items.slice(a, b);
+      const args: (Buffer | number)[] = chunk.map((i) => i.newKey);
+      for (const { snap } of chunk) args.push(snap.pttl, snap.dump!);
+      return node.restoreIfAbsent(chunk.length, ...args);
+    })
+  ).join("");
   return items.map((_, j) => codes[j] === "1");
 }
 
@@ -47,7 +57,12 @@ export async function unchangedSince(
   node: Redis,
   items: { oldKey: Buffer; snap: JobDump }[],
 ): Promise<boolean[]> {
-  const args: Buffer[] = [...items.map((i) => i.oldKey), ...items.map((i) => i.snap.dump!)];
-  const codes = await node.unchangedSince(items.length, ...args);
+  const codes = (
+    await commandBudget.inChunks(node, "unchangedSince", items.length, (a, b) => {
+      const chunk = items.slice(a, b);
+      const args = [...chunk.map((i) => i.oldKey), ...chunk.map((i) => i.snap.dump!)];
+      return node.unchangedSince(chunk.length, ...args);
+    })
+  ).join("");
   return items.map((_, j) => codes[j] === "1");
 }

@@ -1,7 +1,9 @@
 import type { Redis } from "ioredis";
+import { commandBudget } from "../redis/commandBudget.js";
 import type { ReplicaReads } from "../redis/replicas.js";
 import type { KeyRouter, RedisTarget } from "../redis/target.js";
 import { fromFlat } from "./hashFields.js";
+import { readInPages } from "./hashPages.js";
 import { mapOldKey, UNMIGRATABLE_CODES, type KeySchema, type Unmigratable } from "./keySchema.js";
 import { diffPair, kindsOf, type Divergence, type KeyState } from "./pairDiff.js";
 
@@ -35,20 +37,29 @@ const CODES: Record<string, PairOutcome> = {
   ),
 };
 
-/** Single instance: one verifyPairs-n.lua call reads both keys of every pair atomically. */
+/**
+ * Single instance: verifyPairs-n.lua reads both keys of each pair at one instant, in short
+ * calls (chunks of the batch, pipelined). A pair with a key too big for that ("O") is
+ * read in pages instead.
+ */
 export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
   const filter = o.workspaces ? `,${[...o.workspaces].join(",")},` : "";
+  const paged = pairComparer((keys) => Promise.all(keys.map((k) => readInPages(client, k))), o);
   return async (oldKeys) => {
     if (oldKeys.length === 0) return [];
-    const [codes, details] = await client.verifyPairsBuffer(
-      oldKeys.length,
-      ...oldKeys,
-      o.schema.oldPrefix,
-      o.schema.newPrefix,
-      o.ttlToleranceMs,
-      filter,
+    const replies = await commandBudget.inChunks(client, "verifyPairs", oldKeys.length, (a, b) =>
+      client.verifyPairsBuffer(
+        b - a,
+        ...oldKeys.slice(a, b),
+        o.schema.oldPrefix,
+        o.schema.newPrefix,
+        o.ttlToleranceMs,
+        filter,
+        commandBudget.maxKeyBytes,
+      ),
     );
-    const text = codes.toString("latin1");
+    const text = replies.map(([codes]) => codes.toString("latin1")).join("");
+    const details = replies.flatMap(([, d]) => d);
     let at = 0;
     const list = (): string[] => {
       const n = Number(details[at++]);
@@ -56,8 +67,9 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
       at += n;
       return out;
     };
-    return oldKeys.map((oldKey, i): PairOutcome => {
+    const outcomes = oldKeys.map((oldKey, i): PairOutcome => {
       const c = text[i]!;
+      if (c === "O") return { kind: "skipped" }; // replaced below
       if (c !== "D") {
         const outcome = CODES[c];
         if (!outcome) throw new Error(`verifyPairs returned an unknown code "${c}"`);
@@ -81,23 +93,40 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
         divergence: { ...base, kinds: kindsOf(base, newType, o.ttlToleranceMs) },
       };
     });
+    const big = oldKeys.flatMap((_, i) => (text[i] === "O" ? [i] : []));
+    if (big.length > 0) {
+      const again = await paged(big.map((i) => oldKeys[i]!));
+      big.forEach((i, j) => (outcomes[i] = again[j]!));
+    }
+    return outcomes;
   };
 }
 
-/** readHashes-0.lua on each node owning some of the keys; results in the keys' order. */
+/**
+ * readHashes-0.lua on each node owning some of the keys (short calls, pipelined); a key
+ * too big for it is read in pages. Results in the keys' order.
+ */
 export async function readStates(target: KeyRouter, keys: Buffer[]): Promise<KeyState[]> {
   const out: KeyState[] = new Array<KeyState>(keys.length);
   await Promise.all(
     [...target.groupByNode(keys)].map(async ([node, idx]) => {
-      const flat = await node.readHashesBuffer(...idx.map((i) => keys[i]!));
+      const flat = (
+        await commandBudget.inChunks(node, "readHashes", idx.length, (a, b) =>
+          node.readHashesBuffer(commandBudget.maxKeyBytes, ...idx.slice(a, b).map((i) => keys[i]!)),
+        )
+      ).flat();
       let at = 0;
+      const big: Promise<void>[] = [];
       for (const i of idx) {
         const type = String(flat[at]);
         const pttl = Number(flat[at + 1]);
         const m = Number(flat[at + 2]);
         out[i] = { type, pttl, fields: fromFlat(flat.slice(at + 3, at + 3 + 2 * m) as Buffer[]) };
+        if (type === "oversized")
+          big.push(readInPages(node, keys[i]!).then((s) => void (out[i] = s)));
         at += 3 + 2 * m;
       }
+      await Promise.all(big);
     }),
   );
   return out;
@@ -111,7 +140,11 @@ export async function workspacesOf(
   const out = new Array<Buffer | null>(keys.length).fill(null);
   await Promise.all(
     [...target.groupByNode(keys)].map(async ([node, idx]) => {
-      const ws = await node.workspaceOfBuffer(...idx.map((i) => keys[i]!));
+      const ws = (
+        await commandBudget.inChunks(node, "workspaceOf", idx.length, (a, b) =>
+          node.workspaceOfBuffer(...idx.slice(a, b).map((i) => keys[i]!)),
+        )
+      ).flat();
       idx.forEach((i, j) => (out[i] = ws[j] ?? null));
     }),
   );
@@ -124,8 +157,13 @@ export async function workspacesOf(
  * look divergent; the recheck rounds tell those apart.
  */
 export function clusterComparer(target: KeyRouter, o: CompareOptions): Comparer {
+  return pairComparer((keys) => readStates(target, keys), o);
+}
+
+/** Read the old keys, then their new keys, with `read`, and compare each pair. */
+function pairComparer(read: (keys: Buffer[]) => Promise<KeyState[]>, o: CompareOptions): Comparer {
   return async (oldKeys) => {
-    const olds = await readStates(target, oldKeys);
+    const olds = await read(oldKeys);
     const outcomes: PairOutcome[] = new Array<PairOutcome>(oldKeys.length);
     const pairs: { i: number; newKey: Buffer }[] = [];
     oldKeys.forEach((oldKey, i) => {
@@ -145,10 +183,7 @@ export function clusterComparer(target: KeyRouter, o: CompareOptions): Comparer 
         return (outcomes[i] = CODES.S!);
       pairs.push({ i, newKey: m.newKey });
     });
-    const news = await readStates(
-      target,
-      pairs.map((p) => p.newKey),
-    );
+    const news = await read(pairs.map((p) => p.newKey));
     pairs.forEach(({ i, newKey }, j) => {
       const d = diffPair(oldKeys[i]!, newKey, olds[i]!, news[j]!, o.ttlToleranceMs);
       outcomes[i] = d ? { kind: "divergent", divergence: d } : CODES["="]!;

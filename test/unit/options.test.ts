@@ -69,6 +69,7 @@ describe("commonSchema defaults", () => {
       sampleSize: 20,
       progressInterval: 10,
       targetBatchMs: undefined,
+      maxCommandMs: 1,
       maxLatency: undefined,
       maxMemory: undefined,
       maxReplicaLag: undefined,

@@ -16,8 +16,11 @@
     ARGV[6] mode "A": the prefix of the keys moved aside
     ARGV[7] mode "A": a counter of keys moved aside and not yet deleted (above 0 with no
             run going: a crash left keys aside)
-    ARGV[8..] mode "A": keys moved aside by earlier calls whose archive records are now
+    ARGV[8] bytes above which a key is not read here (the command budget): code "O"
+    ARGV[9..] mode "A": keys moved aside by earlier calls whose archive records are now
             written: deleted here (UNLINK, counter decreased), saving a round trip
+  Atomic per pair: each pair's comparison and its deletion happen in one script, which
+  is all §3.3 needs; a call holds only a chunk of a batch (the command budget).
   Output: { codes, details }. codes: a string of n characters, one per key in KEYS order:
     "D" deleted (or, dry run, would be deleted; mode "A", moved aside)
     "K" kept: a key moved aside for the same name is still there (an interrupted run's)
@@ -28,6 +31,7 @@
     "T" not a hash  "W" workspace_id missing  "H" partial hash  "I" invalid
     "M" job_id mismatch
     "J" job_id missing or empty   "V" vanished
+    "O" oversized: a key of the pair is too big to compare within the budget (kept)
   details (mode "A" only), for each "D" key in order: the key moved aside (its name
     before the move), its PTTL, its number of field/value items, and the items joined by
     a zero byte (one reply string per key is much cheaper for Redis than returning the
@@ -39,6 +43,7 @@
 local oldPrefix, newPrefix, side, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local execute, archiving = mode == "1", mode == "A"
 local tombstones, aside, asideCount = ARGV[5], ARGV[6], ARGV[7]
+local maxBytes = tonumber(ARGV[8])
 local moved = 0
 local skip = #oldPrefix
 local out, details = {}, {}
@@ -75,10 +80,12 @@ local function same(a, b)
 end
 
 for i, oldKey in ipairs(KEYS) do
-  local old, code, newKey = oldJob(oldKey, skip, newPrefix)
+  local old, code, newKey = oldJob(oldKey, skip, newPrefix, maxBytes)
   if code == "H" and tombstones ~= "" and redis.call("SISMEMBER", tombstones, oldKey) == 1 then
     -- A partial hash at a key cleanup deleted: update_status re-created it.
     code = "P"
+  elseif not code and oversized(newKey, maxBytes) then
+    code = "O"
   elseif not code then
     local victim = side == "new" and newKey or oldKey
     local new = redis.pcall("HGETALL", newKey)
@@ -125,7 +132,7 @@ if tombstones ~= "" then
   end
 end
 local gone = 0
-for j = 8, #ARGV, 1000 do
+for j = 9, #ARGV, 1000 do
   gone = gone + redis.call("UNLINK", unpack(ARGV, j, math.min(j + 999, #ARGV)))
 end
 if moved ~= gone then

@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   countExisting: which of many keys of one node exist, in one call (cleanup's check that
   the old keys it deleted were not re-created by the application). Keys come as

@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   dumpJobs: snapshot many old job keys of one node in one call, for copy-then-confirm on
   a Cluster: each key's type, TTL, the two fields that decide its new key, and its DUMP

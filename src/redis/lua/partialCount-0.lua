@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   partialCount: how many of these old job keys are partial hashes: no workspace_id and no
   job_id, but a status (what update_status leaves when it re-creates a deleted old key).

@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   unchangedSince: for many keys of one node, whether each still serializes exactly as a
   DUMP taken earlier. Used to confirm a copy: an old key unchanged since the snapshot its

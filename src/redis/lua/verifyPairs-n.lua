@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 --[[
   verifyPairs: compare each old job hash with its new key, field by field and byte by
   byte, at one instant (a single instance, where one script sees both keys: a pair is
@@ -8,6 +9,9 @@
     ARGV[1]     old prefix;  ARGV[2] new prefix
     ARGV[3]     TTL tolerance in ms (remaining TTLs further apart are a divergence)
     ARGV[4]     workspace filter: "" for all, else ",ws-1,ws-2," (commas around each)
+    ARGV[5]     bytes above which a key is not read here (the command budget; see "O")
+  Atomic per pair, and a call holds a chunk of a batch: pass 1 needs no more than each
+  pair read at one instant (a pair that looks divergent is re-read later anyway).
   Output: { codes, details }
     codes: a string of n characters, one per key in KEYS order:
       "=" pair equal            "D" divergent (one entry in details)
@@ -15,6 +19,8 @@
       "T" old key not a hash    "W" workspace_id missing   "H" partial hash
       "I" workspace_id invalid
       "M" job_id differs from the key   "J" job_id missing or empty   "V" old key vanished
+      "O" a key of the pair is oversized (too big to read here within the budget): the
+          caller compares it by a bounded path
     details: per "D", in order, a flat run of entries:
       new key, new type ("none" when missing), old pttl, new pttl,
       d, d field names whose values differ,
@@ -25,6 +31,7 @@
 local oldPrefix, newPrefix = ARGV[1], ARGV[2]
 local tolerance = tonumber(ARGV[3])
 local filter = ARGV[4]
+local maxBytes = tonumber(ARGV[5])
 local skip = #oldPrefix
 local codes, details = {}, {}
 
@@ -40,9 +47,11 @@ local function pushList(list)
 end
 
 for i, oldKey in ipairs(KEYS) do
-  local old, code, newKey, ws = oldJob(oldKey, skip, newPrefix)
+  local old, code, newKey, ws = oldJob(oldKey, skip, newPrefix, maxBytes)
   if not code and filter ~= "" and not string.find(filter, "," .. ws .. ",", 1, true) then
     code = "S"
+  elseif not code and oversized(newKey, maxBytes) then
+    code = "O"
   elseif not code then
     local new = redis.pcall("HGETALL", newKey)
     local newType = "hash"

@@ -1,4 +1,4 @@
-#!lua flags=allow-cross-slot-keys
+#!lua flags=no-writes,allow-cross-slot-keys
 --[[
   workspaceOf: the workspace_id of many (old) keys of one node in one call, for verify's
   orphan pass. Keys come as arguments for the reason given in dumpJobs-0.lua.

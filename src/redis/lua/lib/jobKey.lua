@@ -36,11 +36,26 @@ local function noWorkspace(jobId, status)
   return (not jobId and status) and "H" or "W"
 end
 
+-- The size in bytes of a key too big to read into a script within the command budget
+-- (maxBytes), else nil. MEMORY USAGE with SAMPLES 0 counts every field (an estimate from a
+-- few samples would miss one huge field) and costs about a microsecond for a job hash.
+local function oversized(key, maxBytes)
+  local bytes = redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")
+  if bytes and bytes > maxBytes then
+    return bytes
+  end
+  return nil
+end
+
 -- Read an old job hash (one HGETALL: a wrong type is an error, a missing key an empty
 -- reply, a hash is never empty) and find its new key. Returns the HGETALL items, then
 -- either a one-letter code for why it has no pair ("T" not a hash, "V" vanished,
--- noWorkspace's or jobKeyProblem's), or nil, the new key and the workspace.
-local function oldJob(oldKey, skip, newPrefix)
+-- noWorkspace's or jobKeyProblem's, "O" bigger than maxBytes: not read), or nil, the new
+-- key and the workspace.
+local function oldJob(oldKey, skip, newPrefix, maxBytes)
+  if oversized(oldKey, maxBytes) then
+    return {}, "O"
+  end
   local old = redis.pcall("HGETALL", oldKey)
   if old["err"] then
     return old, "T"

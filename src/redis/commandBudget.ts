@@ -1,0 +1,171 @@
+/**
+ * Bounded server time per command (DESIGN §3.9): while a script runs, Redis serves nobody
+ * else, so a batch of keys is never one script. It is cut into chunks sized from the
+ * measured time per key of that script, each meant to take half the budget, and the chunks
+ * go out pipelined on the node's connection. Throughput comes from the pipeline, not from
+ * long commands.
+ *
+ * Redis executes every command it finds in one read of a client's socket (up to 16 KB)
+ * before it serves another client. So besides short commands, a connection carries at
+ * most one budget's worth of estimated work at a time (a "lane"): the application's
+ * command waits behind one budget at most, and the server still never waits for us (two
+ * half-budget chunks are queued while the client answers the first reply).
+ */
+
+/** Until a script has been measured: small chunks (a 1 ms budget: 10 keys). */
+const FIRST_GUESS_US_PER_KEY = 50;
+/** Chunks never hold more keys than this (Lua's unpack() and reply sizes stay modest). */
+const MAX_CHUNK_KEYS = 500;
+/** Bytes of hash data Lua takes in per µs (HGETALL into Lua, measured ~1.4 ns/byte). */
+const LUA_BYTES_PER_US = 250;
+/** SCAN visits about this many entries per µs (MATCH and TYPE included), with margin. */
+const SCAN_COUNT_PER_US = 0.5;
+
+interface Waiter {
+  us: number;
+  go: () => void;
+}
+
+/** One connection's work in flight, in estimated server µs. */
+class Lane {
+  busyUs = 0;
+  /** Calls in flight: an idle lane takes any call (busyUs may keep a rounding residue). */
+  calls = 0;
+  lastReplyAt = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(private readonly capUs: () => number) {}
+
+  /** Resolves once `us` more fits (always for an idle lane): first come, first served. */
+  acquire(us: number): Promise<void> {
+    if (this.waiting.length === 0 && this.fits(us)) {
+      this.busyUs += us;
+      this.calls++;
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.waiting.push({ us, go }));
+  }
+
+  release(us: number): void {
+    this.busyUs -= us;
+    this.calls--;
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.us)) {
+      const next = this.waiting.shift()!;
+      this.busyUs += next.us;
+      this.calls++;
+      next.go();
+    }
+  }
+
+  private fits(us: number): boolean {
+    return this.calls === 0 || this.busyUs + us <= this.capUs();
+  }
+}
+
+export class CommandBudget {
+  private budgetUs = 1000;
+  private readonly usPerKey = new Map<string, number>();
+  private readonly lanes = new WeakMap<object, Lane>();
+
+  /** Set the budget from `--max-command-ms`. */
+  configure(maxCommandMs: number): void {
+    if (!(maxCommandMs > 0)) throw new RangeError(`a command budget must be above 0 ms`);
+    this.budgetUs = maxCommandMs * 1000;
+  }
+
+  get maxCommandMs(): number {
+    return this.budgetUs / 1000;
+  }
+
+  /**
+   * A key whose value takes more bytes than this cannot be read into a script within the
+   * budget (scripts that read whole hashes skip it as "oversized"; the caller takes a
+   * bounded path, or lists it).
+   */
+  get maxKeyBytes(): number {
+    return Math.round((this.budgetUs / 2) * LUA_BYTES_PER_US);
+  }
+
+  /** SCAN COUNT of one SCAN call (a bigger batch is several SCAN calls). */
+  get scanCount(): number {
+    return Math.max(10, Math.round(this.budgetUs * SCAN_COUNT_PER_US));
+  }
+
+  /** Keys per call of `script` now, from its measured time per key. */
+  chunkKeys(script: string): number {
+    const perKey = this.usPerKey.get(script) ?? FIRST_GUESS_US_PER_KEY;
+    return Math.max(1, Math.min(MAX_CHUNK_KEYS, Math.floor(this.budgetUs / 2 / perKey)));
+  }
+
+  /** Measured µs per key of a script (for tests and logs); undefined until measured. */
+  measuredUsPerKey(script: string): number | undefined {
+    return this.usPerKey.get(script);
+  }
+
+  /**
+   * Call `call(from, to)` over `count` items in chunks of `script`'s size, on `conn`'s
+   * lane; results in chunk order. Items [from, to) of a chunk are the caller's to map.
+   */
+  async inChunks<R>(
+    conn: object,
+    script: string,
+    count: number,
+    call: (from: number, to: number) => Promise<R>,
+  ): Promise<R[]> {
+    const lane = this.laneOf(conn);
+    const calls: Promise<R>[] = [];
+    for (let from = 0; from < count;) {
+      const to = Math.min(count, from + this.chunkKeys(script));
+      const estimate = (to - from) * (this.usPerKey.get(script) ?? FIRST_GUESS_US_PER_KEY);
+      await lane.acquire(estimate);
+      calls.push(this.measured(lane, script, to - from, estimate, call(from, to)));
+      from = to;
+    }
+    return Promise.all(calls);
+  }
+
+  private async measured<R>(
+    lane: Lane,
+    script: string,
+    keys: number,
+    estimate: number,
+    reply: Promise<R>,
+  ): Promise<R> {
+    const sentAt = performance.now();
+    try {
+      const out = await reply;
+      // The server's time for this call is at most what passed since it reached the head
+      // of the connection's queue: since it was sent, or since the reply before it.
+      const now = performance.now();
+      this.learn(script, ((now - Math.max(sentAt, lane.lastReplyAt)) * 1000) / keys);
+      lane.lastReplyAt = now;
+      return out;
+    } finally {
+      lane.release(estimate);
+    }
+  }
+
+  /** Rise fast (half-way at once), fall slowly: a chunk too long is worse than one short. */
+  private learn(script: string, sampleUs: number): void {
+    const old = this.usPerKey.get(script);
+    const next =
+      old === undefined
+        ? sampleUs
+        : sampleUs > old
+          ? (old + sampleUs) / 2
+          : old * 0.8 + sampleUs * 0.2;
+    this.usPerKey.set(script, Math.max(0.5, next));
+  }
+
+  private laneOf(conn: object): Lane {
+    let lane = this.lanes.get(conn);
+    if (!lane) {
+      lane = new Lane(() => this.budgetUs);
+      this.lanes.set(conn, lane);
+    }
+    return lane;
+  }
+}
+
+/** The process's budget, set once from the command line (default 1 ms). */
+export const commandBudget = new CommandBudget();
