@@ -35,7 +35,6 @@ const OUTCOME: Record<string, string> = {
   X: "differs",
   V: "vanished",
   K: "keptMovedAsideExists",
-  O: "oversized",
 };
 
 export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
@@ -49,6 +48,7 @@ export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
 /** Count one key's code; the caller decides what to do about partial old hashes. */
 export function countCode(out: BatchOutcome, key: Buffer, code: string, execute: boolean): void {
   if (code === "D") return add(out, execute ? "deleted" : "wouldDelete");
+  if (code === "O") return; // kept: counted and listed with its size by the caller
   const reason = UNMIGRATABLE_CODES[code];
   if (reason) return tally(out, key, reason);
   add(out, OUTCOME[code] ?? "unknown");

@@ -10,6 +10,7 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 import { commandBudget } from "../redis/commandBudget.js";
+import { listOversized, oversizedAmong } from "./oversized.js";
 
 /**
  * The items compareAndDelete-n.lua joined with zero bytes, or null when a field itself
@@ -75,24 +76,6 @@ async function movedAside(
 }
 
 /** UNLINK many keys of a single instance, a thousand per command; how many there were. */
-/** Keys kept as too big to compare in one short command, listed with their size. */
-async function listOversized(
-  client: Redis,
-  keys: Buffer[],
-  codes: string,
-  out: BatchOutcome,
-): Promise<void> {
-  const big = keys.filter((_, i) => codes[i] === "O");
-  const sizes = await Promise.all(big.map((k) => client.memory("USAGE", k, "SAMPLES", 0)));
-  big.forEach((key, j) =>
-    out.findings.push({
-      key: displayBytes(key),
-      reason: "kept: oversized",
-      detail: `${sizes[j] ?? "?"} bytes: too big to compare and delete within --max-command-ms; compare and delete it by hand`,
-    }),
-  );
-}
-
 export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<number> {
   let gone = 0;
   // UNLINK frees a small hash at once: 200 keys a call stay well within the command budget.
@@ -155,7 +138,13 @@ export function cleanupAtomic(
     );
     const codes = replies.map(([raw]) => raw.toString("latin1")).join("");
     const details = replies.flatMap(([, d]) => d);
-    await listOversized(client, keys, codes, out);
+    const big = keys.filter((_, i) => codes[i] === "O");
+    if (big.length > 0)
+      listOversized(
+        out,
+        await oversizedAmong(client, big),
+        "too big to compare and delete in one short command (--max-command-ms): kept; compare and delete it by hand",
+      );
     if (archive) {
       const moved = await movedAside(client, prefix, codes, details);
       if (moved.keys.length > 0) {

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { commandBudget } from "../redis/commandBudget.js";
+import { listOversized, oversizedAmong } from "./oversized.js";
 import type { Finding } from "../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import {
@@ -17,6 +18,10 @@ const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "van
   V: "vanished",
   X: "not_a_hash",
 };
+
+/** What backfill says of an oversized key it copied. */
+export const COPIED_WHOLE =
+  "copied in one command longer than --max-command-ms (Redis copies a key only whole)";
 
 /** Count one key's outcome into a batch outcome (shared by both copy strategies). */
 export function tally(
@@ -41,9 +46,20 @@ export function copyAtomic(client: Redis, schema: KeySchema): ProcessBatch {
   return async (keys) => {
     // Atomic per pair (check and COPY in one script), which is all §3.2 needs: chunks
     // of the batch in separate calls lose nothing.
+    const slow: Buffer[] = [];
     const codes = (
-      await commandBudget.inChunks(client, "copyIfAbsent", keys.length, (from, to) =>
-        client.copyIfAbsent(to - from, ...keys.slice(from, to), schema.oldPrefix, schema.newPrefix),
+      await commandBudget.inChunks(
+        client,
+        "copyIfAbsent",
+        keys.length,
+        (from, to) =>
+          client.copyIfAbsent(
+            to - from,
+            ...keys.slice(from, to),
+            schema.oldPrefix,
+            schema.newPrefix,
+          ),
+        (from, to) => slow.push(...keys.slice(from, to)),
       )
     ).join("");
     const out: BatchOutcome = { counts: {}, findings: [] };
@@ -53,6 +69,9 @@ export function copyAtomic(client: Redis, schema: KeySchema): ProcessBatch {
         throw new Error(`copyIfAbsent returned an unknown code "${codes[i]}"`);
       tally(out, keys[i]!, outcome);
     }
+    // Redis has no shorter way to copy one huge key than COPY: a call that took longer
+    // than the budget because of one says which, and how big.
+    if (slow.length > 0) listOversized(out, await oversizedAmong(client, slow), COPIED_WHOLE);
     return out;
   };
 }

@@ -1,10 +1,11 @@
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
 import type { RedisTarget } from "../redis/target.js";
-import { tally } from "./copyAtomic.js";
+import { COPIED_WHOLE, tally } from "./copyAtomic.js";
 import { sameHash, toFlat, type HashBytes } from "./hashFields.js";
 import { displayBytes, mapOldKey, type KeySchema } from "./keySchema.js";
+import { listOversized, oversizedAmong } from "./oversized.js";
 import { dumpJobs, restoreIfAbsent, unchangedSince, type JobDump } from "./snapshots.js";
 
 /** Rounds of re-read and repair before a pair is called unstable. */
@@ -80,7 +81,10 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
   const cluster = target.client as Cluster;
   return async (keys, { node, recheck }) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
-    const snaps = await dumpJobs(node.client, keys);
+    // DUMP and RESTORE take a key only whole: a call made long by a huge key lists it.
+    const slowOld: Buffer[] = [];
+    const slowNew = new Map<Redis, Buffer[]>();
+    const snaps = await dumpJobs(node.client, keys, (ks) => slowOld.push(...ks));
     const pairs: Pair[] = [];
     keys.forEach((oldKey, i) => {
       const snap = snaps[i]!;
@@ -93,7 +97,9 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
     await Promise.all(
       [...target.groupByNode(pairs.map((p) => p.newKey))].map(async ([owner, idx]) => {
         const group = idx.map((i) => pairs[i]!);
-        const created = await restoreIfAbsent(owner, group);
+        const created = await restoreIfAbsent(owner, group, (ks) =>
+          slowNew.set(owner, [...(slowNew.get(owner) ?? []), ...ks]),
+        );
         group.forEach((p, j) => (p.created = created[j]!));
       }),
     );
@@ -108,6 +114,21 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
       ...(recheck ? pairs.filter((p) => !p.created) : []),
     ];
     await Promise.all(toSettle.map((p) => settle(cluster, p, out)));
+    const big = await Promise.all([
+      oversizedAmong(node.client, slowOld),
+      ...[...slowNew].map(([owner, ks]) => oversizedAmong(owner, ks)),
+    ]);
+    // A huge job is listed once, by its old key, whichever of its two commands was long.
+    const seen = new Set(big[0]!.map((o) => o.key.toString("latin1")));
+    const byNew = new Map(pairs.map((p) => [p.newKey.toString("latin1"), p.oldKey]));
+    for (const o of big.slice(1).flat()) {
+      const oldKey = byNew.get(o.key.toString("latin1"));
+      if (oldKey && !seen.has(oldKey.toString("latin1"))) {
+        seen.add(oldKey.toString("latin1"));
+        big[0]!.push({ key: oldKey, bytes: o.bytes });
+      }
+    }
+    listOversized(out, big[0]!, COPIED_WHOLE);
     return out;
   };
 }

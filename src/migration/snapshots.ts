@@ -16,10 +16,18 @@ const orUndefined = (v: Buffer | number | null | undefined): Buffer | undefined 
   Buffer.isBuffer(v) ? v : undefined;
 
 /** Snapshot many old keys of one node (short script calls, pipelined). */
-export async function dumpJobs(node: Redis, keys: Buffer[]): Promise<JobDump[]> {
+export async function dumpJobs(
+  node: Redis,
+  keys: Buffer[],
+  onSlow?: (keys: Buffer[]) => void,
+): Promise<JobDump[]> {
   const flat = (
-    await commandBudget.inChunks(node, "dumpJobs", keys.length, (a, b) =>
-      node.dumpJobsBuffer(...keys.slice(a, b)),
+    await commandBudget.inChunks(
+      node,
+      "dumpJobs",
+      keys.length,
+      (a, b) => node.dumpJobsBuffer(...keys.slice(a, b)),
+      onSlow && ((a, b) => onSlow(keys.slice(a, b))),
     )
   ).flat();
   const out: JobDump[] = [];
@@ -40,14 +48,21 @@ export async function dumpJobs(node: Redis, keys: Buffer[]): Promise<JobDump[]> 
 export async function restoreIfAbsent(
   node: Redis,
   items: { newKey: Buffer; snap: JobDump }[],
+  onSlow?: (keys: Buffer[]) => void,
 ): Promise<boolean[]> {
   const codes = (
-    await commandBudget.inChunks(node, "restoreIfAbsent", items.length, (a, b) => {
-      const chunk = items.slice(a, b);
-      const args: (Buffer | number)[] = chunk.map((i) => i.newKey);
-      for (const { snap } of chunk) args.push(snap.pttl, snap.dump!);
-      return node.restoreIfAbsent(chunk.length, ...args);
-    })
+    await commandBudget.inChunks(
+      node,
+      "restoreIfAbsent",
+      items.length,
+      (a, b) => {
+        const chunk = items.slice(a, b);
+        const args: (Buffer | number)[] = chunk.map((i) => i.newKey);
+        for (const { snap } of chunk) args.push(snap.pttl, snap.dump!);
+        return node.restoreIfAbsent(chunk.length, ...args);
+      },
+      onSlow && ((a, b) => onSlow(items.slice(a, b).map((i) => i.newKey))),
+    )
   ).join("");
   return items.map((_, j) => codes[j] === "1");
 }

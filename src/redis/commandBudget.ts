@@ -105,12 +105,15 @@ export class CommandBudget {
   /**
    * Call `call(from, to)` over `count` items in chunks of `script`'s size, on `conn`'s
    * lane; results in chunk order. Items [from, to) of a chunk are the caller's to map.
+   * `onSlow(from, to, ms)` hears of a chunk that took longer than the budget (a key in it
+   * may be too big for any short command: the caller can find and list it).
    */
   async inChunks<R>(
     conn: object,
     script: string,
     count: number,
     call: (from: number, to: number) => Promise<R>,
+    onSlow?: (from: number, to: number, ms: number) => void,
   ): Promise<R[]> {
     const lane = this.laneOf(conn);
     const calls: Promise<R>[] = [];
@@ -118,7 +121,8 @@ export class CommandBudget {
       const to = Math.min(count, from + this.chunkKeys(script));
       const estimate = (to - from) * (this.usPerKey.get(script) ?? FIRST_GUESS_US_PER_KEY);
       await lane.acquire(estimate);
-      calls.push(this.measured(lane, script, to - from, estimate, call(from, to)));
+      const slow = onSlow && ((ms: number) => onSlow(from, to, ms));
+      calls.push(this.measured(lane, script, to - from, estimate, call(from, to), slow));
       from = to;
     }
     return Promise.all(calls);
@@ -130,6 +134,7 @@ export class CommandBudget {
     keys: number,
     estimate: number,
     reply: Promise<R>,
+    onSlow: ((ms: number) => void) | undefined,
   ): Promise<R> {
     const sentAt = performance.now();
     try {
@@ -137,7 +142,9 @@ export class CommandBudget {
       // The server's time for this call is at most what passed since it reached the head
       // of the connection's queue: since it was sent, or since the reply before it.
       const now = performance.now();
-      this.learn(script, ((now - Math.max(sentAt, lane.lastReplyAt)) * 1000) / keys);
+      const ms = now - Math.max(sentAt, lane.lastReplyAt);
+      this.learn(script, (ms * 1000) / keys);
+      if (ms > this.budgetUs / 1000) onSlow?.(ms);
       lane.lastReplyAt = now;
       return out;
     } finally {

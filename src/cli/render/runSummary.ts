@@ -24,7 +24,7 @@ export function renderSummary(
   const total = result.findings.length;
   if (total > 0) {
     const problems = Object.entries(result.counts)
-      .filter(([k]) => ["unmigratable", "unstable", "vanishedAfterCopy"].includes(k))
+      .filter(([k]) => ["unmigratable", "unstable", "vanishedAfterCopy", "oversized"].includes(k))
       .reduce((a, [, n]) => a + n, 0);
     lines.push(
       `Keys needing attention (showing ${total} of ${formatCount(Math.max(problems, total))}):`,
