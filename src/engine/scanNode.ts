@@ -31,9 +31,10 @@ export async function scanStep(
   count: number,
 ): Promise<ScanStep> {
   const keys: Buffer[] = [];
+  // Even parts (a batch of 502 is two SCANs of 251, not 500 and 2).
+  const step = Math.ceil(count / Math.ceil(count / commandBudget.scanCount));
   let left = count;
   do {
-    const step = Math.min(left, commandBudget.scanCount);
     const args: (string | number)[] = ["MATCH", spec.match, "COUNT", step];
     if (spec.type) args.push("TYPE", spec.type);
     const [next, found] = (await client.scanBuffer(cursor, ...(args as ["MATCH", string]))) as [
