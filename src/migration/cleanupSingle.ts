@@ -10,7 +10,8 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 import { commandBudget } from "../redis/commandBudget.js";
-import { listOversized, oversizedAmong } from "./oversized.js";
+import { cleanupCluster } from "./cleanupCluster.js";
+import { add } from "./verifyPairs.js";
 
 /**
  * The items compareAndDelete-n.lua joined with zero bytes, or null when a field itself
@@ -107,7 +108,10 @@ export function cleanupAtomic(
   const prefix = Buffer.from(s.asidePrefix);
   // Aside, with their records written: deleted by the next script that goes out.
   let written: Buffer[] = [];
-  const processBatch: ProcessBatch = async (keys) => {
+  // A pair too big for one script call is proven the Cluster's way instead: compared
+  // from snapshots and read in pages, then deleted only if its DUMP is unchanged.
+  const bigPairs = cleanupCluster(target, s, watch);
+  const processBatch: ProcessBatch = async (keys, ctx) => {
     // The watch and the batch's own script go out together (one round trip). If the
     // watch then finds a re-created key, this batch's deletions were still each proven
     // at their instant: stopping right after them loses nothing.
@@ -139,12 +143,11 @@ export function cleanupAtomic(
     const codes = replies.map(([raw]) => raw.toString("latin1")).join("");
     const details = replies.flatMap(([, d]) => d);
     const big = keys.filter((_, i) => codes[i] === "O");
-    if (big.length > 0)
-      listOversized(
-        out,
-        await oversizedAmong(client, big),
-        "too big to compare and delete in one short command (--max-command-ms): kept; compare and delete it by hand",
-      );
+    if (big.length > 0) {
+      const more = await bigPairs(big, ctx);
+      for (const [k, n] of Object.entries(more.counts)) add(out, k, n);
+      out.findings.push(...more.findings);
+    }
     if (archive) {
       const moved = await movedAside(client, prefix, codes, details);
       if (moved.keys.length > 0) {
