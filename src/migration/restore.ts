@@ -1,5 +1,6 @@
 import { readArchive } from "./archive.js";
 import type { RedisClient } from "./redisClient.js";
+import { restoreInPages, restoresInPages } from "./restorePaged.js";
 
 export interface RestoreResult {
   counts: Record<string, number>;
@@ -11,7 +12,8 @@ const BATCH = 500;
 /**
  * Put the hashes of a cleanup archive back: every field byte for byte, with the expiry
  * time it had. A key that exists is left alone unless `force`; a key whose TTL ran out
- * since is not restored. Idempotent, so running it again after a failure is safe.
+ * since is not restored. Idempotent, so running it again after a failure is safe. A hash
+ * too big for one short command is rebuilt in pages (restorePaged.ts).
  */
 export async function restoreArchive(
   client: RedisClient,
@@ -28,11 +30,10 @@ export async function restoreArchive(
       add("expired");
       continue;
     }
-    batch.push(
-      client.restoreHash(h.key, force ? "1" : "0", h.expireAtMs, ...h.pairs).then((r) => {
-        add(r === 1 ? "restored" : "skippedExisting");
-      }),
-    );
+    const restored = restoresInPages(h)
+      ? restoreInPages(client, h, force)
+      : client.restoreHash(h.key, force ? "1" : "0", h.expireAtMs, ...h.pairs);
+    batch.push(restored.then((r) => void add(r === 1 ? "restored" : "skippedExisting")));
     if (batch.length >= BATCH) {
       await Promise.all(batch);
       batch = [];
