@@ -10,7 +10,17 @@
  * most one budget's worth of estimated work at a time (a "lane"): the application's
  * command waits behind one budget at most, and the server still never waits for us (two
  * half-budget chunks are queued while the client answers the first reply).
+ *
+ * A chunk's time is the server's own: a TIME command goes out just before and just after
+ * it on the same connection (issued in the same tick, so nothing of ours comes between),
+ * so neither the network nor a busy client inflates it (an inflated figure would shrink
+ * the chunks and starve the server).
  */
+
+/** A connection chunks are sent on: anything that answers TIME (an ioredis client). */
+export interface Connection {
+  time(): Promise<unknown>;
+}
 
 /** Until a script has been measured: small chunks (a 1 ms budget: 10 keys). */
 const FIRST_GUESS_US_PER_KEY = 50;
@@ -65,7 +75,7 @@ class Lane {
 export class CommandBudget {
   private budgetUs = 1000;
   private readonly usPerKey = new Map<string, number>();
-  private readonly lanes = new WeakMap<object, Lane>();
+  private readonly lanes = new WeakMap<Connection, Lane>();
 
   /** Set the budget from `--max-command-ms`. */
   configure(maxCommandMs: number): void {
@@ -109,7 +119,7 @@ export class CommandBudget {
    * may be too big for any short command: the caller can find and list it).
    */
   async inChunks<R>(
-    conn: object,
+    conn: Connection,
     script: string,
     count: number,
     call: (from: number, to: number) => Promise<R>,
@@ -122,7 +132,14 @@ export class CommandBudget {
       const estimate = (to - from) * (this.usPerKey.get(script) ?? FIRST_GUESS_US_PER_KEY);
       await lane.acquire(estimate);
       const slow = onSlow && ((ms: number) => onSlow(from, to, ms));
-      calls.push(this.measured(lane, script, to - from, estimate, call(from, to), slow));
+      const before = conn.time();
+      const reply = call(from, to);
+      const after = conn.time();
+      const serverUs = Promise.all([before, after]).then(
+        ([a, b]) => micros(b) - micros(a),
+        () => undefined, // TIME refused (an ACL): the client's own timing below
+      );
+      calls.push(this.measured(lane, script, to - from, estimate, reply, serverUs, slow));
       from = to;
     }
     return Promise.all(calls);
@@ -134,16 +151,18 @@ export class CommandBudget {
     keys: number,
     estimate: number,
     reply: Promise<R>,
+    serverUs: Promise<number | undefined>,
     onSlow: ((ms: number) => void) | undefined,
   ): Promise<R> {
     const sentAt = performance.now();
     try {
       const out = await reply;
-      // The server's time for this call is at most what passed since it reached the head
-      // of the connection's queue: since it was sent, or since the reply before it.
+      // Without TIME: at most what passed since the call reached the head of the
+      // connection's queue (since it was sent, or since the reply before it).
       const now = performance.now();
-      const ms = now - Math.max(sentAt, lane.lastReplyAt);
-      this.learn(script, (ms * 1000) / keys);
+      const us = (await serverUs) ?? (now - Math.max(sentAt, lane.lastReplyAt)) * 1000;
+      const ms = us / 1000;
+      this.learn(script, us / keys);
       if (ms > this.budgetUs / 1000) onSlow?.(ms);
       lane.lastReplyAt = now;
       return out;
@@ -152,19 +171,18 @@ export class CommandBudget {
     }
   }
 
-  /** Rise fast (half-way at once), fall slowly: a chunk too long is worse than one short. */
+  /**
+   * A fifth of each sample, and a sample counts for at most four times the estimate: one
+   * call slowed by the host (the server process descheduled) must not shrink every chunk
+   * after it, while a real change (bigger hashes) is followed within a few calls.
+   */
   private learn(script: string, sampleUs: number): void {
     const old = this.usPerKey.get(script);
-    const next =
-      old === undefined
-        ? sampleUs
-        : sampleUs > old
-          ? (old + sampleUs) / 2
-          : old * 0.8 + sampleUs * 0.2;
+    const next = old === undefined ? sampleUs : old * 0.8 + Math.min(sampleUs, old * 4) * 0.2;
     this.usPerKey.set(script, Math.max(0.5, next));
   }
 
-  private laneOf(conn: object): Lane {
+  private laneOf(conn: Connection): Lane {
     let lane = this.lanes.get(conn);
     if (!lane) {
       lane = new Lane(() => this.budgetUs);
@@ -172,6 +190,12 @@ export class CommandBudget {
     }
     return lane;
   }
+}
+
+/** A TIME reply ([seconds, microseconds]) in microseconds. */
+function micros(reply: unknown): number {
+  const [sec, usec] = reply as [string, string];
+  return Number(sec) * 1_000_000 + Number(usec);
 }
 
 /** The process's budget, set once from the command line (default 1 ms). */

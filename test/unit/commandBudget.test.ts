@@ -1,5 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { CommandBudget } from "../../src/redis/commandBudget.js";
+import { CommandBudget, type Connection } from "../../src/redis/commandBudget.js";
+
+/** A connection whose TIME is refused (an ACL): the budget times calls itself. */
+const noTime = (): Connection => ({ time: () => Promise.reject(new Error("NOPERM")) });
+
+/** A connection with a server clock that a call advances by its own work. */
+function clocked() {
+  let clockUs = 1_000_000_000;
+  const conn: Connection = {
+    time: () => Promise.resolve([String(Math.floor(clockUs / 1e6)), String(clockUs % 1e6)]),
+  };
+  const work = (usPerKey: number) => (a: number, b: number) => {
+    clockUs += usPerKey * (b - a);
+    return Promise.resolve(b - a);
+  };
+  return { conn, work };
+}
 
 /** A fake connection: each call waits until the test answers it. */
 function fakeServer() {
@@ -16,7 +32,7 @@ describe("CommandBudget", () => {
   it("cuts a batch into chunks of half the budget at a first guess, results in order", async () => {
     const budget = new CommandBudget();
     budget.configure(1);
-    const conn = {};
+    const conn = noTime();
     const sizes: number[] = [];
     const out = await budget.inChunks(conn, "s", 35, async (a, b) => {
       sizes.push(b - a);
@@ -36,7 +52,7 @@ describe("CommandBudget", () => {
   it("keeps at most one budget of estimated work queued on a connection", async () => {
     const budget = new CommandBudget();
     budget.configure(1);
-    const conn = {};
+    const conn = noTime();
     const { calls, call, settle } = fakeServer();
     const done = budget.inChunks(conn, "s", 60, call);
     await settle();
@@ -60,10 +76,10 @@ describe("CommandBudget", () => {
     budget.configure(1);
     const a = fakeServer();
     const b = fakeServer();
-    const one = {};
+    const one = noTime();
     void budget.inChunks(one, "s", 40, a.call);
     void budget.inChunks(one, "s", 40, a.call);
-    void budget.inChunks({}, "s", 40, b.call);
+    void budget.inChunks(noTime(), "s", 40, b.call);
     await a.settle();
     expect(a.calls).toHaveLength(2);
     expect(b.calls).toHaveLength(2);
@@ -74,20 +90,36 @@ describe("CommandBudget", () => {
     budget.configure(1);
     const slow = (ms: number) => () => new Promise((r) => setTimeout(r, ms));
     // 10 keys answered in ~20 ms: about 2 ms a key, so one key a chunk.
-    await budget.inChunks({}, "s", 10, slow(20));
+    await budget.inChunks(noTime(), "s", 10, slow(20));
     expect(budget.measuredUsPerKey("s")).toBeGreaterThan(1000);
     expect(budget.chunkKeys("s")).toBe(1);
     const fast = new CommandBudget();
     fast.configure(1);
-    await fast.inChunks({}, "s", 10, async () => undefined);
+    await fast.inChunks(noTime(), "s", 10, async () => undefined);
     expect(fast.chunkKeys("s")).toBeGreaterThan(10);
     expect(fast.chunkKeys("s")).toBeLessThanOrEqual(500);
+  });
+
+  it("sizes chunks from the server's own time (TIME around each call), not the client's", async () => {
+    const budget = new CommandBudget();
+    budget.configure(1);
+    const { conn, work } = clocked();
+    // The server spends 5 µs a key: chunks of 100 keys (half the budget), however slow the
+    // client is to see the replies.
+    const sizes = await budget.inChunks(conn, "s", 2000, async (a, b) => {
+      const done = work(5)(a, b); // the server works in order, between the two TIMEs
+      await new Promise((r) => setTimeout(r, 2)); // the client sees the reply late
+      return done;
+    });
+    expect(budget.measuredUsPerKey("s")).toBeCloseTo(5, 5);
+    expect(budget.chunkKeys("s")).toBe(100);
+    expect(sizes.slice(-3, -1)).toEqual([100, 100]);
   });
 
   it("releases the lane when a call fails, and reports the failure", async () => {
     const budget = new CommandBudget();
     budget.configure(1);
-    const conn = {};
+    const conn = noTime();
     await expect(
       budget.inChunks(conn, "s", 30, async (a) => {
         if (a === 10) throw new Error("boom");
@@ -111,7 +143,7 @@ describe("CommandBudget lanes", () => {
   it("never stalls on a lane left with a rounding residue by odd estimates", async () => {
     const budget = new CommandBudget();
     budget.configure(0.3);
-    const conn = {};
+    const conn = noTime();
     // Per-key times that make float sums leave a residue, then one key over the budget.
     for (const ms of [0.1, 0.7, 0.3, 1.1, 3]) {
       await budget.inChunks(conn, "s", 7, () => new Promise((r) => setTimeout(r, ms)));
