@@ -7,6 +7,8 @@ export interface BenchArgs {
   batchSize: number;
   oneKeySeconds: number;
   rssCurve: boolean;
+  /** Probe an app's latency and read SLOWLOG while each method runs (and idle). */
+  latency: boolean;
   /** Operations to measure, in run order. */
   only: Operation[];
 }
@@ -21,7 +23,9 @@ const USAGE = `usage: node dist/tools/bench/run.js [options]
   --batch-size N      SCAN COUNT for every method, passed through to the tool (default 500, as the tool)
   --one-key-seconds S time cap for the one-key-at-a-time baseline (default 15)
   --only OPS          comma-separated operations to measure: backfill, verify, cleanup (default: all)
-  --rss-curve         also run the tool's backfill at N/4, N/2 and N on fresh servers and print peak RSS`;
+  --rss-curve         also run the tool's backfill at N/4, N/2 and N on fresh servers and print peak RSS
+  --latency           seed a few big hashes too, and while each method runs (and for 3 s idle) probe
+                      HGET latency from another process and count SLOWLOG entries over 1/2/5 ms`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -57,6 +61,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       "batch-size": { type: "string" },
       "one-key-seconds": { type: "string" },
       "rss-curve": { type: "boolean", default: false },
+      latency: { type: "boolean", default: false },
       only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -72,6 +77,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     batchSize: positiveInt("batch-size", values["batch-size"], 500),
     oneKeySeconds: positiveInt("one-key-seconds", values["one-key-seconds"], 15),
     rssCurve: values["rss-curve"] ?? false,
+    latency: values.latency ?? false,
     only: operations(values.only),
   };
 }

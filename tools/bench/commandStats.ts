@@ -28,7 +28,7 @@ export function topCommands(stats: CommandStats, n = 6): string {
   const calls = (c: number) =>
     c >= 1e6 ? `${(c / 1e6).toFixed(1)}M` : c >= 1e4 ? `${Math.round(c / 1e3)}k` : String(c);
   return Object.entries(stats)
-    .filter(([cmd]) => !cmd.startsWith("config") && cmd !== "info")
+    .filter(([cmd]) => !/^(config|slowlog)/.test(cmd) && cmd !== "info")
     .sort(([, a], [, b]) => b.usec - a.usec)
     .slice(0, n)
     .map(([cmd, s]) => `${cmd} ${(s.usec / 1e6).toFixed(2)} s/${calls(s.calls)}`)

@@ -81,3 +81,42 @@ export function jobFields(i: number, id: string = jobId(i)): string[] {
 }
 
 export const oldKey = (i: number, id: string = jobId(i)) => OLD_PREFIX + id;
+
+/**
+ * --latency: a few big jobs seeded beside the N normal ones, valid (workspace_id set) so
+ * every operation migrates them. Their indexes lie far above any --keys, so they never
+ * collide with a normal job, and k < 37 keeps isMalformed() false for all of them.
+ */
+const BIG_BASE = 900_000_000_000;
+/** Jobs with 300 extra fields (a hashtable far past hash-max-listpack-entries). */
+export const WIDE_JOBS = 20;
+/** Jobs whose params is 1 MB of text. */
+export const HUGE_JOBS = 5;
+export const BIG_JOBS = WIDE_JOBS + HUGE_JOBS;
+export const WIDE_FIELDS = 300;
+const HUGE_PARAMS_BYTES = 1024 * 1024;
+
+/** Index of big job k (0 <= k < BIG_JOBS): the first WIDE_JOBS are wide, the rest huge. */
+export const bigJobIndex = (k: number) => BIG_BASE + k;
+
+/** 1 MB of pseudo-random hex, different for every seed, inside a JSON params document. */
+function hugeParams(seed: number, id: string): string {
+  const words: string[] = [];
+  for (let j = 0; j < HUGE_PARAMS_BYTES / 8; j++) words.push(hex8(mix(seed * 131_071 + j)));
+  return `{"document_id":"doc_${id.slice(0, 8)}","context":"${words.join("")}"}`;
+}
+
+export function bigJobFields(k: number): string[] {
+  const i = bigJobIndex(k);
+  const id = jobId(i);
+  const out = jobFields(i, id);
+  if (k < WIDE_JOBS) {
+    for (let f = 0; f < WIDE_FIELDS; f++) {
+      const h = mix(i + f);
+      out.push(`attr_${String(f).padStart(3, "0")}`, `${hex8(h)}:${hex8(mix(h))}:${h % 997}`);
+    }
+  } else {
+    out[out.indexOf("params") + 1] = hugeParams(k, id);
+  }
+  return out;
+}

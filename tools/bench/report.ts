@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { num, printTable, verdict, type Column } from "./format.js";
 import { RESULTS_DIR } from "./paths.js";
 import type { SeedResult } from "./seed.js";
 import { topCommands } from "./commandStats.js";
-import type { MethodResult, RowId } from "./types.js";
+import { latencyTargets, printLatency } from "./latencyReport.js";
+import type { LatencyResult, MethodResult, RowId } from "./types.js";
 
 export interface TargetCheck {
   name: string;
@@ -22,12 +24,9 @@ export interface OperationReport {
   methods: MethodResult[];
   ratios: Record<string, number | null>;
   targets: TargetCheck[];
+  /** --latency: the probe and SLOWLOG with nothing running, same topology, same run. */
+  idleLatency?: LatencyResult;
 }
-
-const num = (v: number | null | undefined, digits = 0) =>
-  v == null
-    ? "-"
-    : v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** Worst of the tool's own figure and our /proc sampling. */
 export function peakRssMb(r: Pick<MethodResult, "rss"> | undefined): number | null {
@@ -88,6 +87,7 @@ export function analyse(
   seed: SeedResult,
   batchSize: number,
   methods: MethodResult[],
+  idleLatency?: LatencyResult,
 ): OperationReport {
   const g = GOALS[operation];
   if (!g) throw new Error(`no targets defined for ${operation}`);
@@ -110,13 +110,15 @@ export function analyse(
     if (ceiling !== undefined)
       targets.push(check("tool peak RSS (MB)", rss, `< ${ceiling} MB`, (v) => v < ceiling));
   }
-  return { operation, kind, keys: seed.keys, batchSize, seed, methods, ratios, targets };
+  if (idleLatency) targets.push(...latencyTargets(methods, idleLatency));
+  const base = { operation, kind, keys: seed.keys, batchSize, seed, methods, ratios, targets };
+  return idleLatency ? { ...base, idleLatency } : base;
 }
 
 export function printReport(r: OperationReport): void {
   console.log(`\n== ${r.operation}, ${r.kind} (${num(r.keys)} old keys, batch ${r.batchSize}) ==`);
   // Optional columns appear when some method has the figure (backfill: copies; verify: divergent).
-  const cols: [string, (m: MethodResult) => string][] = [
+  const cols: Column<MethodResult>[] = [
     ["method", (m) => m.method],
     ["keys", (m) => (m.status === "n/a" ? "-" : num(m.keys))],
     ["seconds", (m) => (m.status === "n/a" ? "-" : num(m.seconds, 2))],
@@ -134,13 +136,7 @@ export function printReport(r: OperationReport): void {
     "peak RSS MB",
     (m) => (m.rss ? `${num(m.rss.reportedMb, 1)} (sampled ${num(m.rss.sampledMb, 1)})` : ""),
   ]);
-  const head = cols.map(([h]) => h);
-  const rows = r.methods.map((m) => cols.map(([, f]) => f(m)));
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  console.log(line(head));
-  for (const row of rows) console.log(line(row));
+  printTable(cols, r.methods);
   for (const m of r.methods) if (m.note) console.log(`  note ${m.method}: ${m.note}`);
   for (const m of r.methods)
     if (m.commandStats) console.log(`  redis ${m.method}: ${topCommands(m.commandStats)}`);
@@ -182,12 +178,7 @@ export function printReport(r: OperationReport): void {
   else
     for (const m of r.methods.filter((m) => m.method.startsWith("tool") && m.status === "ok"))
       console.log(`  ${`${m.method} peak RSS`.padEnd(26)} ${num(peakRssMb(m), 1)} MB`);
-}
-
-function verdict(t: TargetCheck | undefined): string {
-  if (!t) return "";
-  if (t.pass === null) return `   (target ${t.goal}) NOT MEASURED: tool did not run`;
-  return `   (target ${t.goal}) ${t.pass ? "PASS" : "FAIL  <<<<<<<<"}`;
+  if (r.idleLatency) printLatency(r);
 }
 
 export function writeJson(doc: unknown): string {

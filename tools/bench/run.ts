@@ -4,6 +4,8 @@ import { parseBenchArgs, type BenchArgs, type Operation } from "./args.js";
 import { benchBackfill, rssCurve, type RssPoint } from "./backfill/index.js";
 import { benchCleanup } from "./cleanup/index.js";
 import { benchVerify } from "./verify/index.js";
+import { HUGE_JOBS, WIDE_FIELDS, WIDE_JOBS } from "./jobData.js";
+import { attachProbe, closeProbe } from "./latencyProbe.js";
 import { installSignalHandlers, runCleanups, using } from "./lifecycle.js";
 import { analyse, printReport, printRssCurve, writeJson, type OperationReport } from "./report.js";
 import { seedJobs, type SeedResult } from "./seed.js";
@@ -30,17 +32,25 @@ async function seedAndBench(
   console.log(
     `\n[${target.kind}] seeding ${keys.toLocaleString("en-US")} old job hashes on ${target.masters.length} master(s)...`,
   );
-  const seed: SeedResult = await seedJobs(target, keys);
+  const seed: SeedResult = await seedJobs(target, keys, args.latency);
+  const big = seed.big
+    ? `, ${seed.big} big: ${WIDE_JOBS} with ${WIDE_FIELDS} more fields, ${HUGE_JOBS} with 1 MB params`
+    : "";
   console.log(
     `  seeded in ${seed.seconds.toFixed(2)} s = ${Math.round(seed.keysPerSec).toLocaleString("en-US")} keys/s` +
-      ` (${seed.withTtl} with TTL, ${seed.malformed} malformed)`,
+      ` (${seed.withTtl} with TTL, ${seed.malformed} malformed${big})`,
   );
   const opts = { batchSize: args.batchSize, oneKeySeconds: args.oneKeySeconds, seeded: seed };
   const reports: OperationReport[] = [];
-  for (const op of args.only) {
-    console.log(`[${target.kind}] ${op}:`);
-    const methods = await BENCH[op](target, opts);
-    reports.push(analyse(op, target.kind, seed, args.batchSize, methods));
+  const idle = args.latency ? await attachProbe(target, seed) : undefined;
+  try {
+    for (const op of args.only) {
+      console.log(`[${target.kind}] ${op}:`);
+      const methods = await BENCH[op](target, opts);
+      reports.push(analyse(op, target.kind, seed, args.batchSize, methods, idle));
+    }
+  } finally {
+    closeProbe(target);
   }
   return reports;
 }

@@ -1,9 +1,22 @@
 import net from "node:net";
 import type { Endpoint, Target } from "./target.js";
-import { isMalformed, jobFields, jobId, oldKey, ttlMs } from "./jobData.js";
+import { pipelineErrors } from "./types.js";
+import {
+  BIG_JOBS,
+  bigJobFields,
+  bigJobIndex,
+  isMalformed,
+  jobFields,
+  jobId,
+  oldKey,
+  ttlMs,
+} from "./jobData.js";
 
 export interface SeedResult {
+  /** Old keys in all, the big jobs included. */
   keys: number;
+  /** Of which the big jobs of --latency (see jobData.ts), valid and migrated as the rest. */
+  big: number;
   malformed: number;
   withTtl: number;
   seconds: number;
@@ -123,8 +136,28 @@ class RespPipe {
   }
 }
 
-/** Seeds jobs [0, n) as old-only hashes on `target`, routing each key to its master. */
-export async function seedJobs(target: Target, n: number): Promise<SeedResult> {
+/**
+ * The big jobs, through ioredis: a 1 MB command does not fit RespPipe's buffer, and there
+ * are only a few. Returns how many got a TTL.
+ */
+async function seedBigJobs(target: Target): Promise<number> {
+  let withTtl = 0;
+  for (let k = 0; k < BIG_JOBS; k++) {
+    const key = oldKey(bigJobIndex(k));
+    const p = target.nodeFor(key).pipeline().hset(key, bigJobFields(k));
+    const ttl = ttlMs(bigJobIndex(k));
+    if (ttl > 0) p.pexpire(key, ttl);
+    withTtl += ttl > 0 ? 1 : 0;
+    pipelineErrors(await p.exec());
+  }
+  return withTtl;
+}
+
+/**
+ * Seeds jobs [0, n) as old-only hashes on `target`, routing each key to its master, and
+ * with `big` the BIG_JOBS big ones too (counted in `keys`).
+ */
+export async function seedJobs(target: Target, n: number, big = false): Promise<SeedResult> {
   const pipes = await Promise.all(target.masters.map((m) => RespPipe.open(m)));
   let malformed = 0;
   let withTtl = 0;
@@ -149,9 +182,26 @@ export async function seedJobs(target: Target, n: number): Promise<SeedResult> {
   } finally {
     for (const p of pipes) p.close();
   }
+  if (big) withTtl += await seedBigJobs(target);
+  const keys = n + (big ? BIG_JOBS : 0);
   const seconds = (performance.now() - t0) / 1000;
   const sizes = await Promise.all(target.conns.map((c) => c.dbsize()));
   const total = sizes.reduce((a, b) => a + b, 0);
-  if (total < n) throw new Error(`seeding: expected at least ${n} keys, found ${total}`);
-  return { keys: n, malformed, withTtl, seconds, keysPerSec: n / seconds };
+  if (total < keys) throw new Error(`seeding: expected at least ${keys} keys, found ${total}`);
+  const bigCount = big ? BIG_JOBS : 0;
+  return { keys, big: bigCount, malformed, withTtl, seconds, keysPerSec: keys / seconds };
+}
+
+/** Seeds again what `seeded` describes (after an operation deleted old keys). */
+export const reseed = (target: Target, seeded: SeedResult) =>
+  seedJobs(target, seeded.keys - seeded.big, seeded.big > 0);
+
+/** Big jobs (--latency) whose old key still exists, e.g. those cleanup kept as oversized. */
+export async function bigJobsLeft(target: Target, seeded: SeedResult): Promise<number> {
+  let n = 0;
+  for (let k = 0; k < seeded.big; k++) {
+    const key = oldKey(bigJobIndex(k));
+    n += await target.nodeFor(key).exists(key);
+  }
+  return n;
 }

@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import type { LatencyProbe } from "./latencyProbe.js";
 
 export interface Endpoint {
   host: string;
@@ -19,6 +20,8 @@ export interface Target {
   /** Index into masters/conns of the owner of `key`. */
   indexFor(key: string): number;
   close(): Promise<void>;
+  /** --latency: the app-like probe every measured method runs beside (latencyProbe.ts). */
+  latency?: LatencyProbe;
 }
 
 // CRC16/XMODEM, the hash Redis Cluster uses for key slots.

@@ -41,6 +41,36 @@ export interface MethodResult {
   variants?: Record<string, MethodResult>;
   rss?: RssInfo;
   counters?: Record<string, unknown>;
+  /** --latency: what an app felt while the method ran (latencyProbe.ts). */
+  latency?: LatencyResult;
+}
+
+/** The app-like probe's call latencies (ms) over one window; null when it made no call. */
+export interface ProbeStats {
+  calls: number;
+  errors: number;
+  /** Calls not sent: the probe fell behind its schedule (no CPU), or 1,000 were waiting. */
+  skipped: number;
+  p50: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+}
+
+/** SLOWLOG entries of one window, the probe's and the bench's admin commands left out. */
+export interface SlowlogStats {
+  over1ms: number;
+  over2ms: number;
+  over5ms: number;
+  longest: { ms: number; command: string } | null;
+}
+
+export interface LatencyResult {
+  seconds: number;
+  /** Machine-wide CPU busy % over the window: an idle window far above 0 was disturbed. */
+  hostCpuPct: number | null;
+  probe: ProbeStats;
+  slowlog: SlowlogStats;
 }
 
 export interface MethodCtx {

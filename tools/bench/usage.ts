@@ -1,4 +1,5 @@
 import { busyPercent, hostCpu } from "./hostCpu.js";
+import { withLatency } from "./latencyProbe.js";
 import type { Target } from "./target.js";
 import type { MethodResult } from "./types.js";
 
@@ -21,12 +22,19 @@ async function redisCpuSeconds(target: Target): Promise<number | null> {
 /**
  * Runs one method and records who was busy meanwhile: the machine, redis-server and the
  * client. A method that sets clientCpuPct itself (the tool, a child process) keeps it:
- * this process's own CPU would then only be the sampling.
+ * this process's own CPU would then only be the sampling. With --latency, also what the
+ * app-like probe and SLOWLOG saw meanwhile.
  */
 export async function withUsage(
   target: Target,
   run: () => Promise<MethodResult>,
 ): Promise<MethodResult> {
+  const { value: r, latency } = await withLatency(target, () => timed(target, run));
+  if (latency && r.status !== "n/a") r.latency = latency;
+  return r;
+}
+
+async function timed(target: Target, run: () => Promise<MethodResult>): Promise<MethodResult> {
   const host0 = hostCpu();
   const redis0 = await redisCpuSeconds(target);
   const cpu0 = process.cpuUsage();

@@ -3,7 +3,7 @@ import { serverSideBackfill } from "../backfill/serverSide.js";
 import { TOOL_STATE_PREFIX } from "../backfill/tool.js";
 import { OLD_PREFIX } from "../jobData.js";
 import { countPrefix, dropPrefix, scanBatches } from "../keyspace.js";
-import { seedJobs, type SeedResult } from "../seed.js";
+import { reseed, type SeedResult } from "../seed.js";
 import type { Target } from "../target.js";
 import { pipelineErrors } from "../types.js";
 import { newKeyOf } from "../verify/compare.js";
@@ -49,10 +49,10 @@ export async function freshPairs(
   target: Target,
   seeded: SeedResult,
   newPrefix: string,
-  reseed: boolean,
+  again: boolean,
 ): Promise<void> {
   const t0 = performance.now();
-  if (reseed) await seedJobs(target, seeded.keys);
+  if (again) await reseed(target, seeded);
   await dropPrefix(target, newPrefix);
   await dropPrefix(target, TOOL_STATE_PREFIX);
   if (target.kind === "single") {
@@ -73,6 +73,6 @@ export async function freshPairs(
   }
   const s = ((performance.now() - t0) / 1000).toFixed(2);
   console.log(
-    `  pairs        ... ${reseed ? "re-seeded, " : ""}${news} new keys under ${newPrefix} in ${s} s`,
+    `  pairs        ... ${again ? "re-seeded, " : ""}${news} new keys under ${newPrefix} in ${s} s`,
   );
 }
