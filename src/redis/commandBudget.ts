@@ -130,7 +130,9 @@ export class CommandBudget {
   ): Promise<R[]> {
     const lane = this.laneOf(conn);
     const calls: Promise<R>[] = [];
-    for (let from = 0; from < count;) {
+    for (let next = 0; next < count;) {
+      // A binding of its own per chunk: onSlow runs after the loop has moved on.
+      const from = next;
       const to = Math.min(count, from + this.chunkKeys(script));
       const estimate = (to - from) * (this.usPerKey.get(script) ?? FIRST_GUESS_US_PER_KEY);
       await lane.acquire(estimate);
@@ -143,7 +145,7 @@ export class CommandBudget {
         () => undefined, // TIME refused (an ACL): the client's own timing below
       );
       calls.push(this.measured(lane, script, to - from, estimate, reply, serverUs, slow));
-      from = to;
+      next = to;
     }
     return Promise.all(calls);
   }

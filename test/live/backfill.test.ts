@@ -57,6 +57,39 @@ describe.each(targets())("backfill on %s", (target: Target) => {
     expect(await keysUnder(redis, `${p}ai:job:`)).toHaveLength(300);
   });
 
+  it("copies a job too big for one short command whole, and counts and lists it as oversized with its size", async () => {
+    const p = uniquePrefix("oversized");
+    const jobs = await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 60, workspaces: 3 });
+    const big = jobs.slice(0, 2);
+    for (const j of big)
+      await redis.hset(`${p}ai:jobs:${j.job_id}`, "params", "x".repeat(1_500_000));
+    // A budget of 0.1 ms: copying (or dumping) 1.5 MB takes longer than that, a job hash not.
+    const r = await runCli([
+      "backfill",
+      "--redis-url",
+      target.url,
+      ...prefixArgs(p),
+      "--max-command-ms",
+      "0.1",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = jsonOf(r) as ReturnType<typeof jsonOf> & {
+      findings: { key: string; reason: string; detail?: string }[];
+    };
+    expect(result.counts.copied).toBe(60);
+    expect(result.counts.oversized).toBe(2);
+    const listed = result.findings.filter((f) => f.reason === "oversized");
+    expect(listed.map((f) => f.key).sort()).toEqual(
+      big.map((j) => `${p}ai:jobs:${j.job_id}`).sort(),
+    );
+    for (const f of listed) expect(f.detail).toMatch(/^1[5-9]\d{5} bytes: copied in one command/);
+    for (const j of big) {
+      const newKey = `${p}ai:job:${j.workspace_id}:${j.job_id}`;
+      expect(await redis.hstrlen(newKey, "params")).toBe(1_500_000);
+    }
+  });
+
   it("running it again changes nothing and counts every job as already present", async () => {
     const p = uniquePrefix("again");
     await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 120, workspaces: 3 });

@@ -116,6 +116,24 @@ describe("CommandBudget", () => {
     expect(sizes.slice(-3, -1)).toEqual([100, 100]);
   });
 
+  it("tells onSlow which items were in a call that took longer than the budget", async () => {
+    const budget = new CommandBudget();
+    budget.configure(1);
+    const { conn, work } = clocked();
+    const slow: [number, number][] = [];
+    // 10 keys a chunk at the first guess; the chunk holding item 15 takes 3 ms.
+    await budget.inChunks(
+      conn,
+      "s",
+      30,
+      (a, b) => work(a <= 15 && 15 < b ? 300 : 5)(a, b),
+      (a, b) => slow.push([a, b]),
+    );
+    expect(slow).toHaveLength(1);
+    const [[a, b]] = slow as [[number, number]];
+    expect(a <= 15 && 15 < b).toBe(true);
+  });
+
   it("releases the lane when a call fails, and reports the failure", async () => {
     const budget = new CommandBudget();
     budget.configure(1);
