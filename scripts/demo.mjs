@@ -9,8 +9,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
 
 if (!existsSync(join(root, "node_modules", ".package-lock.json"))) {
-  console.log("demo: installing dependencies (npm install)…");
-  run("npm install --no-audit --no-fund");
+  // npm ci installs the committed lock as it is (npm install would rewrite it).
+  console.log("demo: installing dependencies (npm ci)…");
+  run("npm ci --no-audit --no-fund");
 }
 console.log("demo: building (npm run build)…");
 run("npm run build --silent");
