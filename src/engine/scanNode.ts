@@ -20,9 +20,10 @@ export function globPrefix(prefix: string): string {
 
 /**
  * One SCAN batch on one node: `count` entries visited (SCAN COUNT), in SCAN calls of at
- * most the command budget's size each (a SCAN with a big COUNT holds the server too). Keys come back as Buffers: key names, like values, are
- * bytes and are never decoded. The cursor is returned to the caller to checkpoint,
- * unlike ioredis' scanStream, which hides it and so cannot resume.
+ * most the command budget's size each (a SCAN with a big COUNT holds the server too).
+ * Keys come back as Buffers: key names, like values, are bytes and are never decoded. The
+ * cursor is returned to the caller to checkpoint, unlike ioredis' scanStream, which hides
+ * it and so cannot resume.
  */
 export async function scanStep(
   client: Redis,

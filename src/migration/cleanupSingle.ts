@@ -76,10 +76,12 @@ async function movedAside(
   };
 }
 
-/** UNLINK many keys of a single instance, a thousand per command; how many there were. */
+/**
+ * UNLINK many keys of a single instance, 200 per command (a small hash is freed at once,
+ * so a command stays well within the command budget); how many there were.
+ */
 export async function unlinkAll(client: Redis, keys: Buffer[]): Promise<number> {
   let gone = 0;
-  // UNLINK frees a small hash at once: 200 keys a call stay well within the command budget.
   for (let i = 0; i < keys.length; i += 200) gone += await client.unlink(...keys.slice(i, i + 200));
   return gone;
 }

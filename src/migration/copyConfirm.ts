@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from "ioredis";
+import type { Cluster } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
 import { sleep } from "../engine/time.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -83,7 +83,7 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
     const out: BatchOutcome = { counts: {}, findings: [] };
     // DUMP and RESTORE take a key only whole: a call made long by a huge key lists it.
     const slowOld: Buffer[] = [];
-    const slowNew = new Map<Redis, Buffer[]>();
+    const slowNew = new Set<string>();
     const snaps = await dumpJobs(node.client, keys, (ks) => slowOld.push(...ks));
     const pairs: Pair[] = [];
     keys.forEach((oldKey, i) => {
@@ -98,7 +98,7 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
       [...target.groupByNode(pairs.map((p) => p.newKey))].map(async ([owner, idx]) => {
         const group = idx.map((i) => pairs[i]!);
         const created = await restoreIfAbsent(owner, group, (ks) =>
-          slowNew.set(owner, [...(slowNew.get(owner) ?? []), ...ks]),
+          ks.forEach((k) => slowNew.add(k.toString("latin1"))),
         );
         group.forEach((p, j) => (p.created = created[j]!));
       }),
@@ -114,21 +114,12 @@ export function copyConfirm(target: RedisTarget, schema: KeySchema): ProcessBatc
       ...(recheck ? pairs.filter((p) => !p.created) : []),
     ];
     await Promise.all(toSettle.map((p) => settle(cluster, p, out)));
-    const big = await Promise.all([
-      oversizedAmong(node.client, slowOld),
-      ...[...slowNew].map(([owner, ks]) => oversizedAmong(owner, ks)),
-    ]);
-    // A huge job is listed once, by its old key, whichever of its two commands was long.
-    const seen = new Set(big[0]!.map((o) => o.key.toString("latin1")));
-    const byNew = new Map(pairs.map((p) => [p.newKey.toString("latin1"), p.oldKey]));
-    for (const o of big.slice(1).flat()) {
-      const oldKey = byNew.get(o.key.toString("latin1"));
-      if (oldKey && !seen.has(oldKey.toString("latin1"))) {
-        seen.add(oldKey.toString("latin1"));
-        big[0]!.push({ key: oldKey, bytes: o.bytes });
-      }
-    }
-    listOversized(out, big[0]!, COPIED_WHOLE);
+    // A huge job is listed once, by its old key (on this node, the size of its copy),
+    // whichever of its two commands was long.
+    const restoredSlow = pairs.filter((p) => slowNew.has(p.newKey.toString("latin1")));
+    const suspects = new Set([...slowOld, ...restoredSlow.map((p) => p.oldKey)]);
+    if (suspects.size > 0)
+      listOversized(out, await oversizedAmong(node.client, [...suspects]), COPIED_WHOLE);
     return out;
   };
 }

@@ -39,6 +39,7 @@
     bytes: more parts than items means a field held a zero byte, and it reads that hash
     back from its aside key instead.
 ]]
+#include lib/oversized.lua
 #include lib/jobKey.lua
 local oldPrefix, newPrefix, side, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local execute, archiving = mode == "1", mode == "A"

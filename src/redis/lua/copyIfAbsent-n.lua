@@ -17,6 +17,7 @@
     "J" job_id field missing or empty       "V" old key vanished before it was read
     "X" key does not start with the old prefix
 ]]
+#include lib/oversized.lua
 #include lib/jobKey.lua
 local oldPrefix = ARGV[1]
 local newPrefix = ARGV[2]

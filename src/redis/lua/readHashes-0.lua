@@ -9,12 +9,12 @@
           when bigger than ARGV[1]: the caller reads it in pages), pttl,
           m (fields, 0 unless a hash), field1, value1, ..., fieldm, valuem
 ]]
+#include lib/oversized.lua
 local maxBytes = tonumber(ARGV[1])
 local out, n = {}, 0
 for a = 2, #ARGV do
   local key = ARGV[a]
-  local bytes = redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")
-  if bytes and bytes > maxBytes then
+  if oversized(key, maxBytes) then
     out[n + 1], out[n + 2], out[n + 3] = "oversized", redis.call("PTTL", key), 0
     n = n + 3
   else

@@ -27,6 +27,7 @@
       m, m field names missing from the new key,
       e, e field names only in the new key
 ]]
+#include lib/oversized.lua
 #include lib/jobKey.lua
 local oldPrefix, newPrefix = ARGV[1], ARGV[2]
 local tolerance = tonumber(ARGV[3])

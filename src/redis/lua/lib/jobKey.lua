@@ -1,6 +1,7 @@
 -- Shared by copyIfAbsent-n, verifyPairs-n and compareAndDelete-n (pasted in where they say
--- "#include lib/jobKey.lua"); mirrors mapOldKey in src/migration/keySchema.ts, and
--- test/live/luaMapping.test.ts holds the two to the same table of cases.
+-- "#include lib/jobKey.lua", after lib/oversized.lua: oldJob uses its oversized()); mirrors
+-- mapOldKey in src/migration/keySchema.ts, and test/live/luaMapping.test.ts holds the two
+-- to the same table of cases.
 
 -- Why an old job hash with this workspace_id (present) and job_id cannot be migrated, as
 -- a one-letter code, or nil when it maps to new prefix .. ws .. ":" .. suffix:
@@ -34,17 +35,6 @@ end
 -- gone), else "W" workspace_id missing.
 local function noWorkspace(jobId, status)
   return (not jobId and status) and "H" or "W"
-end
-
--- The size in bytes of a key too big to read into a script within the command budget
--- (maxBytes), else nil. MEMORY USAGE with SAMPLES 0 counts every field (an estimate from a
--- few samples would miss one huge field) and costs about a microsecond for a job hash.
-local function oversized(key, maxBytes)
-  local bytes = redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")
-  if bytes and bytes > maxBytes then
-    return bytes
-  end
-  return nil
 end
 
 -- Read an old job hash (one HGETALL: a wrong type is an error, a missing key an empty
