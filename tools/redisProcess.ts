@@ -6,3 +6,5 @@ export { findFreePort, startRedisServer } from "./redisServer.js";
 export type { RedisServerHandle, RedisServerOptions } from "./redisServer.js";
 export { startRedisCluster } from "./redisCluster.js";
 export type { RedisClusterHandle, RedisClusterOptions } from "./redisCluster.js";
+export { startRedisSentinel } from "./redisSentinel.js";
+export type { RedisSentinelHandle, RedisSentinelOptions } from "./redisSentinel.js";

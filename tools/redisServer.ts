@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as netConnect, createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,6 +19,11 @@ export interface RedisServerOptions {
   extraArgs?: string[];
   /** A fixed port; by default a free one is picked. */
   port?: number;
+  /**
+   * Run as a Redis Sentinel (`redis-server <conf> --sentinel`) with this config file, written
+   * to `sentinel.conf` in the server's dir (Sentinel rewrites it as it learns the topology).
+   */
+  sentinelConfig?: string;
 }
 
 export interface RedisServerHandle {
@@ -98,7 +103,14 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   // The readiness probe goes through this socket of our own: a PONG on the TCP port could
   // come from another server that won the port (this one then exits: Address already in use).
   const socket = join(dir, "redis.sock");
+  const sentinelArgs: string[] = [];
+  if (opts.sentinelConfig !== undefined) {
+    const conf = join(dir, "sentinel.conf");
+    await writeFile(conf, opts.sentinelConfig);
+    sentinelArgs.push(conf, "--sentinel");
+  }
   const argsFor = (port: number) => [
+    ...sentinelArgs,
     ...["--port", String(port), "--bind", HOST, "--dir", dir, "--daemonize", "no"],
     ...["--unixsocket", socket, "--unixsocketperm", "700"],
     ...["--save", "", "--appendonly", opts.persist ? "yes" : "no", "--loglevel", "warning"],

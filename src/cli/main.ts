@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const a of argv)
     if (a.startsWith("--redis-url=")) registerUrlSecret(a.slice("--redis-url=".length));
   registerSecret(process.env.REDIS_PASSWORD);
+  registerSecret(process.env.REDIS_SENTINEL_PASSWORD);
   const json = argv.includes("--json");
   try {
     await buildProgram().parseAsync(argv);

@@ -54,6 +54,9 @@ export class ReplicaReads {
           ...master.options,
           host,
           port,
+          // A master found through Sentinel: its replica is reached directly, at the
+          // address the master reports (with the Sentinels, ioredis would open the master).
+          sentinels: undefined,
           lazyConnect: true,
           readOnly: target.isCluster,
         });

@@ -7,7 +7,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-export const BIN = resolve(import.meta.dirname, "../../bin/jobs-migrate.js");
+// JOBS_MIGRATE_CLI_ENTRY runs another build's launcher instead (one built outside dist/,
+// while dist/ is in use): e.g. /tmp/build/bin/jobs-migrate.js beside /tmp/build/dist/.
+export const BIN = process.env.JOBS_MIGRATE_CLI_ENTRY
+  ? resolve(process.env.JOBS_MIGRATE_CLI_ENTRY)
+  : resolve(import.meta.dirname, "../../bin/jobs-migrate.js");
 
 // An empty working directory, so a developer's own .env never leaks into a test.
 const CWD = mkdtempSync(join(tmpdir(), "jm-cli-"));
