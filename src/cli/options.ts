@@ -2,13 +2,27 @@ import { Option, type Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { DEFAULT_SCHEMA } from "../migration/keySchema.js";
+import { MASTER_NAME, parseHostList } from "../redis/redisUrl.js";
 
 /** Connection and run options every subcommand shares; `.env` variables noted in README. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option("--redis-url <url>", "redis://[user:password@]host:port[/db] or rediss://…").env(
-        "REDIS_URL",
+      new Option(
+        "--redis-url <url>",
+        "redis://[user:password@]host:port[/db], rediss://…, or redis+sentinel://[user:password@]host:port,…/<master>[/db]",
+      ).env("REDIS_URL"),
+    )
+    .addOption(
+      new Option(
+        "--sentinel <host:port,…>",
+        "Sentinels to ask for the master, instead of --redis-url/REDIS_URL (db 0; password: REDIS_PASSWORD)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--sentinel-master <name>",
+        "the master's name at the Sentinels (required with --sentinel); the Sentinels' own password: env REDIS_SENTINEL_PASSWORD",
       ),
     )
     .addOption(
@@ -112,6 +126,14 @@ export function addCommonOptions(cmd: Command): Command {
         .env("JOBS_MIGRATE_MAX_PAUSE")
         .default("1h"),
     )
+    .addOption(
+      new Option(
+        "--settle-timeout <duration>",
+        "how long a run waits for a failover, restart or slot migration to settle before exit 3",
+      )
+        .env("JOBS_MIGRATE_SETTLE_TIMEOUT")
+        .default("2m"),
+    )
     .option("--restart", "discard the saved checkpoint and start from the beginning")
     .option("--json", "print the final result as JSON on stdout");
 }
@@ -151,9 +173,26 @@ const flag = (name: string) =>
 
 export const commonSchema = z
   .object({
-    redisUrl: z.string({
-      error: "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env)",
-    }),
+    redisUrl: z.string().optional(),
+    sentinel: z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined) return undefined;
+        try {
+          return parseHostList(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: `--sentinel: ${(err as Error).message}` });
+          return z.NEVER;
+        }
+      }),
+    sentinelMaster: z
+      .string()
+      .optional()
+      .refine(
+        (s) => s === undefined || MASTER_NAME.test(s),
+        '--sentinel-master must be letters, digits, ".", "-" or "_"',
+      ),
     cluster: flag("--cluster"),
     tlsCa: z.string().optional(),
     tlsCert: z.string().optional(),
@@ -184,10 +223,14 @@ export const commonSchema = z
     maxReplicaLag: optionalInt("--max-replica-lag", 0, Number.MAX_SAFE_INTEGER),
     maxOps: optionalInt("--max-ops", 1, 100_000_000),
     maxPause: z.string(),
+    settleTimeout: z.string(),
     restart: flag("--restart"),
     json: flag("--json"),
   })
   .superRefine((o, ctx) => {
+    // Redis is named once: by --redis-url (or REDIS_URL), or by --sentinel with --sentinel-master.
+    const where = whereProblem(o.redisUrl, o.sentinel !== undefined, o.sentinelMaster);
+    if (where) ctx.addIssue({ code: "custom", message: where });
     const overlap = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
     if (overlap(o.oldPrefix, o.newPrefix)) {
       ctx.addIssue({
@@ -206,6 +249,24 @@ export const commonSchema = z
   });
 
 export type CommonOptions = z.infer<typeof commonSchema>;
+
+/** The one rule for where Redis is; undefined when the options follow it. */
+function whereProblem(
+  redisUrl: string | undefined,
+  sentinel: boolean,
+  sentinelMaster: string | undefined,
+): string | undefined {
+  if (sentinel && sentinelMaster === undefined) return "--sentinel needs --sentinel-master <name>";
+  if (!sentinel && sentinelMaster !== undefined)
+    return "--sentinel-master needs --sentinel <host:port,…>";
+  if (sentinel && redisUrl !== undefined) {
+    const source = process.env.REDIS_URL === redisUrl ? "REDIS_URL" : "--redis-url";
+    return `--sentinel and ${source} both say where Redis is: give one (redis+sentinel://… in ${source} names Sentinels too)`;
+  }
+  if (!sentinel && redisUrl === undefined)
+    return "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env), or --sentinel with --sentinel-master";
+  return undefined;
+}
 
 /** Validate raw commander options with a schema; the first problem becomes a UsageError. */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {

@@ -1,6 +1,6 @@
 import { commandBudget } from "../redis/commandBudget.js";
 import { connect } from "../redis/connect.js";
-import { parseRedisUrl } from "../redis/redisUrl.js";
+import { parseRedisUrl, type RedisEndpoint } from "../redis/redisUrl.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "../migration/backfill.js";
 import type { KeySchema } from "../migration/keySchema.js";
@@ -11,18 +11,38 @@ import { createProgressView } from "./render/progressView.js";
 import { registerSecret } from "./secrets.js";
 import { stopOnSignals } from "./signals.js";
 
-/** Connect as the options say; the password is registered as a secret first. */
+/** Connect as the options say; the passwords are registered as secrets first. */
 export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
   commandBudget.configure(opts.maxCommandMs);
-  const endpoint = parseRedisUrl(opts.redisUrl);
+  const endpoint = endpointOf(opts);
   // REDIS_PASSWORD keeps the password out of the URL (and out of shell history).
   endpoint.password ??= process.env.REDIS_PASSWORD || undefined;
   registerSecret(endpoint.password);
+  if (endpoint.sentinel) {
+    // The Sentinels' own credentials: never in the URL, whose are the master's.
+    endpoint.sentinel.username ??= process.env.REDIS_SENTINEL_USERNAME || undefined;
+    endpoint.sentinel.password ??= process.env.REDIS_SENTINEL_PASSWORD || undefined;
+    registerSecret(endpoint.sentinel.password);
+  }
   return connect({
     endpoint,
     cluster: opts.cluster,
     tls: { ca: opts.tlsCa, cert: opts.tlsCert, key: opts.tlsKey, insecure: opts.tlsInsecure },
   });
+}
+
+/** --redis-url, or --sentinel with --sentinel-master (the schema allows one of the two). */
+export function endpointOf(opts: CommonOptions): RedisEndpoint {
+  if (opts.sentinel && opts.sentinelMaster) {
+    return {
+      tls: false,
+      username: undefined,
+      password: undefined,
+      db: 0,
+      sentinel: { nodes: opts.sentinel, masterName: opts.sentinelMaster },
+    };
+  }
+  return parseRedisUrl(opts.redisUrl ?? "");
 }
 
 export function schemaOf(opts: CommonOptions): KeySchema {
@@ -65,6 +85,7 @@ export function runSession(name: string, opts: CommonOptions, highlight: readonl
       maxOps: opts.maxOps,
     },
     maxPauseMs: parseDuration("--max-pause", opts.maxPause),
+    settleMs: parseDuration("--settle-timeout", opts.settleTimeout),
   };
   return {
     settings,

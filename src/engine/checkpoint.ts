@@ -16,6 +16,10 @@ export interface Finding {
 export interface NodeProgress {
   /** run_id of the server process the cursor belongs to (see MasterNode.serverRunId). */
   serverRunId?: string | undefined;
+  /** host:port of the master the cursor belongs to, for messages. */
+  address?: string | undefined;
+  /** Slots owed a rescan by slot (a pass's "rescan" entry only), as ranges. */
+  pendingSlots?: string | undefined;
   cursor: string;
   done: boolean;
   counts: Record<string, number>;
@@ -101,6 +105,10 @@ export class Checkpoint {
       [NODE + nodeId]: JSON.stringify(progress),
       updatedAt: new Date().toISOString(),
     });
+  }
+
+  async dropNode(nodeId: string): Promise<void> {
+    await this.client.hdel(this.key, NODE + nodeId);
   }
 
   async setStatus(status: RunStatus, extra: Record<string, string> = {}): Promise<void> {

@@ -41,7 +41,8 @@ export class LoadGuard {
   private readonly noMaxmemory = new Set<MasterNode>();
 
   constructor(
-    private readonly masters: MasterNode[],
+    /** The masters, or how to get them now (they change with a failover). */
+    private readonly masters: MasterNode[] | (() => MasterNode[]),
     private readonly limits: LoadLimits,
     /** Told once per master when a limit cannot apply there. */
     private readonly warn: (message: string) => void = () => undefined,
@@ -58,7 +59,8 @@ export class LoadGuard {
   async reason(): Promise<string | undefined> {
     if (!this.active) return undefined;
     if (Date.now() - this.checkedAt < 1000) return this.verdict;
-    const reasons = await Promise.all(this.masters.map((m) => this.check(m)));
+    const masters = typeof this.masters === "function" ? this.masters() : this.masters;
+    const reasons = await Promise.all(masters.map((m) => this.check(m)));
     this.checkedAt = Date.now();
     this.verdict = reasons.find((r) => r !== undefined);
     return this.verdict;

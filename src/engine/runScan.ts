@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import calculateSlot from "cluster-key-slot";
 import {
   InterruptedError,
   LockHeldError,
@@ -21,7 +22,10 @@ import { RateLimiter } from "./rateLimiter.js";
 import { describeOwner, RunLock } from "./runLock.js";
 import type { RunResult, RunSpec } from "./runSpec.js";
 import { stateKeys } from "./stateKeys.js";
-import { walkNode } from "./walkNode.js";
+import { rescanSlots } from "./rescanSlots.js";
+import { fromRanges, toRanges } from "./slotRanges.js";
+import { shardsOf, SlotWatch, Topology, type Shard } from "./topology.js";
+import { walkShard } from "./walkShard.js";
 
 export type {
   BatchContext,
@@ -35,6 +39,7 @@ export type {
 function fresh(node: MasterNode): NodeProgress {
   return {
     serverRunId: node.serverRunId,
+    address: node.address,
     cursor: "0",
     done: false,
     counts: { scanned: 0 },
@@ -42,9 +47,11 @@ function fresh(node: MasterNode): NodeProgress {
   };
 }
 
-/** Checkpoint id of one node in one pass. */
-const progressId = (pass: string, node: string): string => `${pass}/${node}`;
-const nodeOf = (id: string): string => id.slice(id.lastIndexOf("/") + 1);
+/** Checkpoint id of one shard in one pass ("main/0-5460", "main/standalone"). */
+const progressId = (pass: string, shard: string): string => `${pass}/${shard}`;
+const passOf = (id: string): string => id.slice(0, id.lastIndexOf("/"));
+/** A pass's slots owed a rescan (see SlotWatch), and that rescan's counts. */
+const RESCAN = "rescan";
 
 /**
  * Walk every key under each pass's prefix, on every master, in batches, checkpointing
@@ -69,16 +76,14 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         `(saved ${saved.options}, now ${options}): run again with the same options, or add --restart to start over`,
     );
   }
-  const masters = await spec.target.masters();
-  if (resumable) {
-    const savedIds = [...new Set(Object.keys(saved.nodes).map(nodeOf))].sort().join(",");
-    if (savedIds !== masters.map((m) => m.id).join(",")) {
-      throw new UsageError(
-        `the saved ${spec.name} checkpoint was made on other masters: SCAN cursors do not survive ` +
-          `a topology change; add --restart (re-processing is harmless)`,
-      );
-    }
-  }
+  const notes: string[] = [];
+  const topologyLog = (level: "info" | "warn", message: string): void => {
+    notes.push(message);
+    log(level, message);
+  };
+  const topology = new Topology(spec.target, spec.settleMs ?? 120_000, topologyLog);
+  let shards = shardsOf(await topology.settled(`connecting for ${spec.name}`));
+  const masters = (): MasterNode[] => shards.map((sh) => sh.node);
 
   const runId = resumable ? saved.runId : randomUUID().slice(0, 8);
   const lock = new RunLock(client, keys.lock, RunLock.ownerFor(runId), spec.lockTtlMs);
@@ -102,34 +107,50 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         owner,
         nodes: {},
       };
-  for (const pass of spec.passes) {
-    for (const node of masters) {
-      const id = progressId(pass.name, node.id);
-      const p = state.nodes[id];
-      if (!p) state.nodes[id] = fresh(node);
-      else if (!p.done && p.serverRunId !== node.serverRunId) {
-        log(
-          "warn",
-          `${node.address} restarted since the checkpoint: its SCAN cursor is void, rescanning that node from the start (re-processing is harmless)`,
-        );
-        state.nodes[id] = fresh(node);
-      }
+  /**
+   * Fit a pass's saved progress to the shards of now: a shard whose slots are unchanged
+   * keeps its cursor (walkShard voids it if another process serves it now); saved shards
+   * whose slots changed (a reshard between runs) are dropped, and the masters serving
+   * their slots now are walked from the start, so every key is visited.
+   */
+  const reconcile = async (pass: string, now: Shard[]): Promise<void> => {
+    const wanted = new Set(now.map((sh) => progressId(pass, sh.key)));
+    const stale = Object.keys(state.nodes).filter(
+      (id) => passOf(id) === pass && !wanted.has(id) && id !== progressId(pass, RESCAN),
+    );
+    for (const id of stale) {
+      delete state.nodes[id];
+      await checkpoint.dropNode(id);
     }
-  }
+    if (stale.length > 0)
+      topologyLog(
+        "warn",
+        `the slot layout changed since the checkpoint: ${stale.length} saved shard(s) of pass ${pass} no longer exist; the masters serving their slots now are walked from the start`,
+      );
+    for (const sh of now) state.nodes[progressId(pass, sh.key)] ??= fresh(sh.node);
+    state.nodes[progressId(pass, RESCAN)] ??= { ...fresh(shards[0]!.node), done: true };
+    for (const sh of now)
+      await checkpoint.saveNode(progressId(pass, sh.key), state.nodes[progressId(pass, sh.key)]!);
+  };
+  /** A pass whose every saved shard is done and owes no rescan. */
+  const passDone = (pass: string): boolean => {
+    const entries = Object.entries(state.nodes).filter(([id]) => passOf(id) === pass);
+    return entries.length > 0 && entries.every(([, p]) => p.done && !p.pendingSlots);
+  };
   const started = Date.now();
   let failure: unknown;
   let sideConnections = () => undefined as void;
   try {
     if (resumable) {
       await checkpoint.setStatus("running", { owner });
-      for (const [id, p] of Object.entries(state.nodes)) await checkpoint.saveNode(id, p);
     } else {
       await checkpoint.create(state);
     }
+    if (!passDone(spec.passes[0]!.name)) await reconcile(spec.passes[0]!.name, shards);
     await spec.prepare?.();
     let estimate = 0;
     for (const pass of spec.passes)
-      estimate += await estimateKeys(masters, Buffer.from(pass.keyPrefix));
+      estimate += await estimateKeys(masters(), Buffer.from(pass.keyPrefix));
     const tracker = new ProgressTracker(state.nodes, estimate, spec.onEvent);
     if (resumable)
       log(
@@ -167,25 +188,63 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throttle.expired !== undefined;
     for (const pass of spec.passes) {
       if (stop()) break;
-      await Promise.all(
-        masters.map((node) => {
-          const id = progressId(pass.name, node.id);
-          const ctx = {
-            checkpoint,
-            progressId: id,
-            limiter,
-            tracker,
-            throttle,
-            stop,
-            resumed: resumable,
-            findingsCap: spec.findingsCap,
-            signal: spec.signal,
-          };
-          return walkNode(pass, node, state.nodes[id]!, ctx).catch((err: unknown) => {
+      if (passDone(pass.name)) continue;
+      // Each pass walks the shards of the moment it starts.
+      shards = shardsOf(await topology.settled(`starting pass ${pass.name}`));
+      await reconcile(pass.name, shards);
+      const rescanId = progressId(pass.name, RESCAN);
+      const owed = state.nodes[rescanId]!;
+      const watch = new SlotWatch(
+        topology,
+        shards,
+        fromRanges(owed.pendingSlots ?? ""),
+        (slots) => {
+          owed.pendingSlots = slots.size > 0 ? toRanges(slots) : undefined;
+          owed.done = slots.size === 0;
+          return checkpoint.saveNode(rescanId, owed).then(() => undefined);
+        },
+        topologyLog,
+      );
+      const common = {
+        checkpoint,
+        limiter,
+        tracker,
+        throttle,
+        stop,
+        resumed: resumable,
+        findingsCap: spec.findingsCap,
+        signal: spec.signal,
+        topology,
+        watch,
+        log: topologyLog,
+      };
+      watch.start();
+      try {
+        await Promise.all(
+          shards.map((shard) => {
+            const id = progressId(pass.name, shard.key);
+            return walkShard(pass, shard, state.nodes[id]!, { ...common, progressId: id }).catch(
+              (err: unknown) => {
+                failure ??= err;
+              },
+            );
+          }),
+        );
+        if (!stop()) {
+          // Whatever moved while the walks ran, up to their very end, is owed too.
+          await watch.poll();
+          await rescanSlots(pass, owed, {
+            ...common,
+            progressId: rescanId,
+            batchSize: throttle.batchSizeFor("rescan"),
+            slotOf: (k) => calculateSlot(k),
+          }).catch((err: unknown) => {
             failure ??= err;
           });
-        }),
-      );
+        }
+      } finally {
+        await watch.stop();
+      }
     }
     sideConnections();
     if (failure !== undefined) throw failure;
@@ -216,7 +275,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       startedAt: state.startedAt,
       finishedAt,
       durationMs: Date.now() - started,
-      masters: masters.length,
+      masters: shards.length,
+      topologyChanges: notes.length > 0 ? [...new Set(notes)] : undefined,
     };
     await checkpoint.setStatus("completed", { finishedAt });
     await client.set(

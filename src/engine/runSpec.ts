@@ -17,6 +17,11 @@ export interface BatchContext {
 export interface BatchOutcome {
   counts: Record<string, number>;
   findings: Finding[];
+  /**
+   * Keys of the batch left for a rescan by slot (their slot was on the move): not counted
+   * as scanned now, they are when the rescan handles them.
+   */
+  deferred?: number | undefined;
 }
 
 export type ProcessBatch = (keys: Buffer[], ctx: BatchContext) => Promise<BatchOutcome>;
@@ -56,6 +61,11 @@ export interface RunSpec {
   loadLimits?: LoadLimits | undefined;
   /** A run paused longer than this stops with exit 130 (default: 1 hour). */
   maxPauseMs?: number | undefined;
+  /**
+   * How long to wait for the deployment to settle after a failover, a restart or a lost
+   * connection (exit 3 after), and for moved slots to stop moving (default: 2 minutes).
+   */
+  settleMs?: number | undefined;
   /** What to store as the scope's last completed result (default: the RunResult). */
   lastResult?: ((result: RunResult) => Record<string, unknown>) | undefined;
   /** Work to do once the lock is held, before the first batch (e.g. settle a crash's leftovers). */
@@ -80,4 +90,6 @@ export interface RunResult {
   /** Time spent by this process (a resumed run counts only its own part). */
   durationMs: number;
   masters: number;
+  /** What the topology did during the run and what was rescanned because of it. */
+  topologyChanges?: string[] | undefined;
 }

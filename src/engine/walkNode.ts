@@ -19,9 +19,14 @@ export interface WalkContext {
   resumed: boolean;
 }
 
-/** A batch's outcome applied to the node's progress. */
-function account(progress: NodeProgress, keys: number, outcome: BatchOutcome, cap: number): void {
-  progress.counts.scanned = (progress.counts.scanned ?? 0) + keys;
+/** A batch's outcome applied to the node's progress (deferred keys are not yet scanned). */
+export function account(
+  progress: NodeProgress,
+  keys: number,
+  outcome: BatchOutcome,
+  cap: number,
+): void {
+  progress.counts.scanned = (progress.counts.scanned ?? 0) + keys - (outcome.deferred ?? 0);
   for (const [k, v] of Object.entries(outcome.counts)) {
     progress.counts[k] = (progress.counts[k] ?? 0) + v;
   }

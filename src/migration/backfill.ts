@@ -23,6 +23,8 @@ export interface RunSettings {
   targetBatchMs?: number | undefined;
   loadLimits?: LoadLimits | undefined;
   maxPauseMs?: number | undefined;
+  /** How long a run waits for the deployment to settle after a failover (exit 3 after). */
+  settleMs?: number | undefined;
 }
 
 /** No unmigratable and no unstable key: what exit 0 and the `backfilled` gate need. */

@@ -144,7 +144,11 @@ export class CommandBudget {
         ([a, b]) => (a && b ? micros(b) - micros(a) : undefined),
         () => undefined, // TIME refused (an ACL): the client's own timing below
       );
-      calls.push(this.measured(lane, script, to - from, estimate, reply, serverUs, slow));
+      const measured = this.measured(lane, script, to - from, estimate, reply, serverUs, slow);
+      // Handled below (Promise.all), but only once every chunk is sent: a chunk that fails
+      // while the loop waits for its lane must not be an unhandled rejection meanwhile.
+      measured.catch(() => undefined);
+      calls.push(measured);
       next = to;
     }
     return Promise.all(calls);

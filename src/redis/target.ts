@@ -56,7 +56,11 @@ export class RedisTarget implements KeyRouter {
   async masters(): Promise<MasterNode[]> {
     if (this.kind === "single") {
       const client = this.client as Redis;
-      const address = `${client.options.host}:${client.options.port}`;
+      // Through Sentinel, options.host/port are ioredis's defaults: the master is where the
+      // live connection goes (after a failover, the new master).
+      const address = client.options.sentinels
+        ? `${client.stream?.remoteAddress}:${client.stream?.remotePort}`
+        : `${client.options.host}:${client.options.port}`;
       return [{ id: "standalone", address, serverRunId: await serverRunId(client), client }];
     }
     const nodes = (this.client as Cluster).nodes("master");
@@ -80,7 +84,12 @@ export class RedisTarget implements KeyRouter {
     if (this.kind === "single") return this.client as Redis;
     const cluster = this.client as Cluster;
     const owner = cluster.slots[calculateSlot(key)]?.[0];
-    const node = owner === undefined ? undefined : this.nodesByAddress().get(owner);
+    let node = owner === undefined ? undefined : this.nodesByAddress().get(owner);
+    if (!node && owner !== undefined) {
+      // A master new since the map was built (a promoted replica): build it again.
+      this.forgetNodes();
+      node = this.nodesByAddress().get(owner);
+    }
     if (!node) throw new Error(`no master serves the slot of a key (slot ${calculateSlot(key)})`);
     return node;
   }
@@ -91,6 +100,11 @@ export class RedisTarget implements KeyRouter {
   }
 
   private byAddress: Map<string, Redis> | undefined;
+
+  /** After a topology change: the next nodeForKey() reads the masters afresh. */
+  forgetNodes(): void {
+    this.byAddress = undefined;
+  }
 
   private nodesByAddress(): Map<string, Redis> {
     const nodes = (this.client as Cluster).nodes("master");

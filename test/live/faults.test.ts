@@ -78,7 +78,9 @@ describe.each(deployments)("Redis restarted mid-run on $name", ({ name, cluster,
       workspaces: 3,
     });
     const args = ["backfill", "--redis-url", d.url, ...prefixArgs(p), "--batch-size", "20"];
-    const run = startCli([...args, "--rate", "600"]);
+    // Nothing serves the slots while the victim is down (no replica): the run waits
+    // --settle-timeout for the deployment to settle, then stops.
+    const run = startCli([...args, "--rate", "600", "--settle-timeout", "2s"]);
     const checkpointKey = `${p}jm:backfill:checkpoint`;
     await waitFor(
       "progress",
@@ -88,6 +90,7 @@ describe.each(deployments)("Redis restarted mid-run on $name", ({ name, cluster,
     await d.victim.kill("SIGKILL");
 
     const failed = await run.done;
+    expect(failed.stderr).toMatch(/did not settle within --settle-timeout/);
     expect(failed.code).toBe(3);
     const lines = failed.stderr.trim().split("\n");
     expect(lines[lines.length - 1]).toMatch(

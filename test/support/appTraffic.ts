@@ -23,6 +23,11 @@ export interface AppOptions {
   queueKey: string;
   /** AI_JOBS_NEW_SCHEMA=on. Mutable: tests may flip it mid-run, as a rollout does. */
   flagOn: boolean;
+  /**
+   * Old-schema writes (default true). False: Phase 3, after the read flip, when the app
+   * writes only new keys (flagOn implied), the state cleanup runs in.
+   */
+  oldWrites?: boolean;
 }
 
 /** The app's SimpleQueue, write paths only. */
@@ -45,6 +50,11 @@ export class AppQueue {
   async enqueue(job: NewJob): Promise<void> {
     const { redis, queueKey } = this.opts;
     const fields = flatten(pendingJobHash(job));
+    if (this.opts.oldWrites === false) {
+      await redis.hset(this.newKey(job.workspace_id, job.job_id), ...fields);
+      await redis.rpush(queueKey, job.job_id);
+      return;
+    }
     await redis.hset(this.oldKey(job.job_id), ...fields);
     if (this.flagOn) await redis.hset(this.newKey(job.workspace_id, job.job_id), ...fields);
     await redis.rpush(queueKey, job.job_id);
@@ -67,6 +77,10 @@ export class AppQueue {
     if (status === "completed" || status === "failed") {
       updates.push("finished_at", now());
       if (result !== undefined) updates.push("result", result);
+    }
+    if (this.opts.oldWrites === false) {
+      await redis.hset(this.newKey(workspaceId, jobId), ...updates);
+      return;
     }
     await redis.hset(this.oldKey(jobId), ...updates);
     if (!this.flagOn) return;

@@ -75,6 +75,7 @@ describe("commonSchema defaults", () => {
       maxReplicaLag: undefined,
       maxOps: undefined,
       maxPause: "1h",
+      settleTimeout: "2m",
       restart: false,
       json: false,
     });
@@ -171,7 +172,54 @@ describe("prefixes", () => {
 describe("missing Redis URL", () => {
   it("says where a URL can come from", () => {
     expect(usageError([])).toBe(
-      "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env)",
+      "no Redis URL: pass --redis-url or set REDIS_URL (environment or .env), or --sentinel with --sentinel-master",
+    );
+  });
+});
+
+describe("where Redis is: --redis-url or --sentinel with --sentinel-master", () => {
+  const sentinelArgs = ["--sentinel", "10.0.0.5:26379,[::1],s3.internal:26380"];
+  const masterArgs = ["--sentinel-master", "mymaster"];
+
+  it("takes the Sentinels and the master name instead of a URL (port 26379 by default)", () => {
+    const o = parseOptions(commonSchema, rawFrom([...sentinelArgs, ...masterArgs]));
+    expect(o.redisUrl).toBeUndefined();
+    expect(o.sentinelMaster).toBe("mymaster");
+    expect(o.sentinel).toEqual([
+      { host: "10.0.0.5", port: 26379 },
+      { host: "::1", port: 26379 },
+      { host: "s3.internal", port: 26380 },
+    ]);
+  });
+
+  it("needs both flags, each naming what is missing", () => {
+    expect(usageError(sentinelArgs)).toBe("--sentinel needs --sentinel-master <name>");
+    expect(usageError(masterArgs)).toBe("--sentinel-master needs --sentinel <host:port,…>");
+  });
+
+  it("refuses --sentinel beside --redis-url, or beside REDIS_URL, naming which", () => {
+    expect(usageError([...URL_ARGS, ...sentinelArgs, ...masterArgs])).toMatch(
+      /^--sentinel and --redis-url both say where Redis is: give one/,
+    );
+    vi.stubEnv("REDIS_URL", "redis://from-env:6390");
+    expect(usageError([...sentinelArgs, ...masterArgs])).toMatch(
+      /^--sentinel and REDIS_URL both say where Redis is: give one/,
+    );
+  });
+
+  it.each([
+    ["h:0", /--sentinel: bad port in Sentinel address "h:0"/],
+    ["h:abc", /--sentinel: bad Sentinel address "h:abc": expected host:port/],
+    ["h:1,,h:2", /--sentinel: bad Sentinel address "": expected host:port/],
+    ["h:1,h:1", /--sentinel: Sentinel h:1 is listed twice/],
+    ["", /--sentinel: no Sentinel address/],
+  ])("rejects --sentinel %j", (list, pattern) => {
+    expect(usageError(["--sentinel", list, ...masterArgs])).toMatch(pattern);
+  });
+
+  it("rejects a master name Sentinel would not accept", () => {
+    expect(usageError([...sentinelArgs, "--sentinel-master", "my master"])).toBe(
+      '--sentinel-master must be letters, digits, ".", "-" or "_"',
     );
   });
 });

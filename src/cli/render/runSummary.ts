@@ -1,5 +1,5 @@
 import type { RunResult } from "../../engine/runScan.js";
-import { formatCount, formatDuration, partialHashHint, styleFor } from "./style.js";
+import { formatCount, formatDuration, partialHashHint, styleFor, topologyLines } from "./style.js";
 
 /** Human summary of a finished run, for stdout. */
 export function renderSummary(
@@ -32,6 +32,7 @@ export function renderSummary(
     for (const f of result.findings)
       lines.push(`  ${f.key}  ${style.yellow(f.reason)}${f.detail ? `  ${f.detail}` : ""}`);
   }
+  lines.push(...topologyLines(result.topologyChanges));
   const hint = partialHashHint(result.counts);
   if (hint) lines.push(style.yellow(hint));
   return `${lines.join("\n")}\n`;

@@ -27,3 +27,15 @@ export function partialHashHint(counts: Record<string, number>): string | undefi
   if (n === 0) return undefined;
   return `${formatCount(n)} partial old hash(es) (a status, no workspace_id nor job_id): left by update_status writing an old key that was gone (expired or deleted), so the application still writes old keys; never copied, never deleted`;
 }
+
+/** What the topology did during a run (failovers, moved slots) and what was rescanned. */
+export function topologyLines(notes: readonly string[] | undefined): string[] {
+  if (!notes?.length) return [];
+  const shown = notes.slice(0, 12);
+  const more = notes.length - shown.length;
+  return [
+    "Topology changes during the run (every key they could hide was rescanned):",
+    ...shown.map((n) => `  ${n}`),
+    ...(more > 0 ? [`  … and ${more} more`] : []),
+  ];
+}

@@ -1,6 +1,6 @@
 import type { VerifyResult } from "../../migration/verify.js";
 import type { DivergenceRecord } from "../../migration/divergenceReport.js";
-import { formatCount, formatDuration, partialHashHint, styleFor } from "./style.js";
+import { formatCount, formatDuration, partialHashHint, styleFor, topologyLines } from "./style.js";
 
 const ORDER = [
   "checked",
@@ -18,6 +18,7 @@ const ORDER = [
   "newChecked",
   "newForeign",
   "scanned",
+  "rescanned",
 ];
 
 /** The divergences kept as a sample, for output. */
@@ -78,6 +79,7 @@ export function renderVerifySummary(
     );
     for (const f of unmigratable) lines.push(`  ${f.key}  ${style.yellow(f.reason)}`);
   }
+  lines.push(...topologyLines(result.topologyChanges));
   const hint = partialHashHint(c);
   if (hint) lines.push(style.yellow(hint));
   return `${lines.join("\n")}\n`;
