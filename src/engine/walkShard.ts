@@ -22,7 +22,7 @@ export interface ShardContext extends WalkContext {
 const MAX_MOVES = 20;
 
 const label = (shard: Shard): string =>
-  shard.key === "standalone" ? shard.node.address : `shard ${shard.key}`;
+  shard.key === "standalone" ? "the master" : `shard ${shard.key}`;
 
 /** Start the shard over: a cursor means nothing on another server process. */
 function restart(progress: NodeProgress, node: MasterNode): void {
@@ -110,7 +110,7 @@ export async function walkShard(
     const why =
       failure === undefined
         ? `${shard.node.address} no longer serves ${label(shard)}`
-        : `${label(shard)}: ${(failure instanceof Error ? (failure.message.split("\n")[0] ?? "") : String(failure)).replace(/\.$/, "")}`;
+        : `${shard.node.address} (${label(shard)}): ${(failure instanceof Error ? (failure.message.split("\n")[0] ?? "") : String(failure)).replace(/\.$/, "")}`;
     ctx.log("warn", why);
     const view = await ctx.topology.settled(why);
     await ctx.watch.poll();

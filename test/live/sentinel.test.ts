@@ -9,9 +9,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort, startRedisSentinel } from "../../tools/redisProcess.js";
 import type { RedisSentinelHandle } from "../../tools/redisProcess.js";
-import { readHashBuffers, sameHash, seedOldJobs } from "../support/appTraffic.js";
+import { readHashBuffers, sameHash, seedOldJobs, startTraffic } from "../support/appTraffic.js";
 import type { JobRef } from "../support/appTraffic.js";
-import { jsonOf, prefixArgs, runCli, type CliResult } from "../support/cli.js";
+import { checkpointProgress, waitFor } from "../support/checkpoint.js";
+import { jsonOf, prefixArgs, runCli, startCli, type CliResult } from "../support/cli.js";
 import { keysUnder, snapshotPrefix } from "../support/keys.js";
 import { uniquePrefix } from "../support/targets.js";
 
@@ -257,6 +258,56 @@ describe("Sentinel without passwords", () => {
       await expectAllCopied(direct, p2, more);
     } finally {
       direct.disconnect();
+    }
+  });
+  it("SENTINEL FAILOVER mid-backfill: the run follows the new master, rescans, and copies every job", async () => {
+    const p = uniquePrefix("sentinel-midrun");
+    const jobs = await seedOldJobs(redis, {
+      oldPrefix: `${p}ai:jobs:`,
+      count: 6000,
+      workspaces: 4,
+    });
+    // The application keeps writing through the failover (to the last 300 jobs).
+    const traffic = startTraffic({
+      redis,
+      oldPrefix: `${p}ai:jobs:`,
+      newPrefix: `${p}ai:job:`,
+      queueKey: `${p}queue`,
+      flagOn: true,
+      jobs: jobs.slice(-300),
+      concurrency: 3,
+      // No new jobs: writes the old master takes after the Sentinels promoted another
+      // (until it learns it is a replica) are lost, and an enqueue lost that way leaves a
+      // partial old hash behind (rightly reported unmigratable, exit 1) – the app's loss.
+      newJobsPerSecond: 0,
+    });
+    const args = ["backfill", "--redis-url", h.url, ...prefixArgs(p), "--batch-size", "50"];
+    const run = startCli([...args, "--rate", "2000", "--settle-timeout", "60s"]);
+    await waitFor(
+      "backfill progress",
+      async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned >= 1500,
+      30_000,
+    );
+    const { newMasterPort } = await h.failover();
+    const done = await run.done;
+    await traffic.stop();
+    expect(done.code, done.stderr + done.stdout).toBe(0);
+    expect(done.stderr).toMatch(
+      new RegExp(
+        `failed over from \\S+ to 127\\.0\\.0\\.1:${newMasterPort}.*rescanned from the start`,
+      ),
+    );
+    const promoted = nodeClient(newMasterPort);
+    try {
+      for (const job of jobs.slice(0, -300)) {
+        const o = await readHashBuffers(promoted, `${p}ai:jobs:${job.job_id}`);
+        const n = await readHashBuffers(promoted, `${p}ai:job:${job.workspace_id}:${job.job_id}`);
+        expect(sameHash(o, n), job.job_id).toBe(true);
+      }
+      for (const job of jobs.slice(-300))
+        expect(await promoted.exists(`${p}ai:job:${job.workspace_id}:${job.job_id}`)).toBe(1);
+    } finally {
+      promoted.disconnect();
     }
   });
 });
