@@ -8,7 +8,8 @@ import {
   type TopologyView,
 } from "../redis/clusterView.js";
 import type { MasterNode, RedisTarget } from "../redis/target.js";
-import { describeSlots, toRanges } from "./slotRanges.js";
+import type { NodeProgress } from "./checkpoint.js";
+import { describeSlots, fromRanges, toRanges } from "./slotRanges.js";
 
 /**
  * A shard: the slots one master served when the run (or its pass) began, walked with one
@@ -127,6 +128,8 @@ export class SlotWatch {
   private readonly lostShards = new Set<string>();
   /** The baseline shard each master serves, as of the last poll (by address). */
   private readonly homes = new Map<string, string>();
+  /** Each master process's config epoch at the last poll ("address/run_id"). */
+  private readonly epochs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> = Promise.resolve();
   private saving: Promise<void> = Promise.resolve();
@@ -234,6 +237,7 @@ export class SlotWatch {
     if (!this.clustered) return view;
     const moved: number[] = [];
     const moving: number[] = [];
+    const bumped: number[] = [];
     for (const m of view.masters) {
       moving.push(...m.moving);
       // The shard a master serves now: the baseline shard most of its slots came from.
@@ -244,10 +248,83 @@ export class SlotWatch {
       }
       const home = [...tally].sort((a, b) => b[1] - a[1])[0]?.[0];
       if (home !== undefined) this.homes.set(m.address, home);
+      const before = moved.length;
       for (const s of m.slots) if (this.baseline.get(s) !== home) moved.push(s);
+      // A master takes a new config epoch when it takes slots. One that did with no slot
+      // of its own seen moving may have had a slot leave and come back between readings,
+      // its keys past some cursor: all of its slots are rescanned.
+      const process = `${m.address}/${m.runId}`;
+      const epoch = this.epochs.get(process);
+      this.epochs.set(process, m.configEpoch);
+      if (epoch !== undefined && epoch !== m.configEpoch && moved.length === before)
+        bumped.push(...m.slots);
     }
     if (moving.length > 0) await this.defer(moving, "were seen migrating or importing");
     if (moved.length > 0) await this.defer(moved, "moved to another master during the walk");
+    if (bumped.length > 0)
+      await this.defer(
+        bumped,
+        "are served by a master whose config epoch changed with no slot seen moving (a slot may have left and come back)",
+      );
     return view;
   }
+}
+
+/** A shard as a checkpoint saved it: whose cursor it is. */
+export interface SavedShard {
+  key: string;
+  address: string | undefined;
+  serverRunId: string | undefined;
+}
+
+/** What a checkpoint's current pass (its first unfinished one, else its last) was made on. */
+export interface SavedTopology {
+  shards: SavedShard[];
+  /** Slots owed a rescan by slot (they moved during the walk). */
+  owedSlots: number;
+}
+
+export function savedTopology(nodes: Record<string, NodeProgress>): SavedTopology {
+  const byPass = new Map<string, [string, NodeProgress][]>();
+  for (const [id, p] of Object.entries(nodes)) {
+    const pass = id.slice(0, id.lastIndexOf("/"));
+    byPass.set(pass, [...(byPass.get(pass) ?? []), [id.slice(pass.length + 1), p]]);
+  }
+  const passes = [...byPass.values()];
+  const current = passes.find((e) => e.some(([, p]) => !p.done)) ?? passes.at(-1) ?? [];
+  const owed = current.find(([key]) => key === "rescan")?.[1].pendingSlots ?? "";
+  return {
+    shards: current
+      .filter(([key]) => key !== "rescan")
+      .map(([key, p]) => ({ key, address: p.address, serverRunId: p.serverRunId })),
+    owedSlots: fromRanges(owed).length,
+  };
+}
+
+const shardName = (key: string): string => (key === "standalone" ? "the master" : `shard ${key}`);
+
+/**
+ * How the deployment now differs from what a checkpoint was made on, and what the next
+ * run will rescan because of it ([] when nothing changed and nothing is owed).
+ */
+export function topologyChangesSince(saved: SavedTopology, view: TopologyView): string[] {
+  const out: string[] = [];
+  const now = shardsOf(view);
+  for (const s of saved.shards) {
+    const same = now.find((n) => n.key === s.key);
+    if (!same) {
+      out.push(
+        `${shardName(s.key)}: its slots moved since (a reshard): the masters serving them are walked from the start`,
+      );
+    } else if (s.serverRunId !== undefined && same.node.serverRunId !== s.serverRunId) {
+      const who =
+        same.node.address === s.address
+          ? `${s.address} restarted`
+          : `now served by ${same.node.address}, not ${s.address ?? "?"}`;
+      out.push(`${shardName(s.key)}: ${who} (another server process): rescanned from the start`);
+    }
+  }
+  if (saved.owedSlots > 0)
+    out.push(`${saved.owedSlots} slot(s) that moved during the run are owed a rescan by slot`);
+  return out;
 }

@@ -65,6 +65,15 @@ function deferring(pass: PassSpec, shard: Shard, watch: SlotWatch): PassSpec {
   };
 }
 
+/** Whether the shard's master is the process its walk began on (waits for a settled view). */
+async function stillServing(ctx: ShardContext, shard: Shard): Promise<boolean> {
+  for (;;) {
+    const view = await ctx.watch.poll();
+    if (view !== undefined && view.unsettled === undefined) return !ctx.watch.lost(shard.key);
+    await ctx.topology.settled(`checking ${label(shard)} before calling it done`);
+  }
+}
+
 /**
  * Walk one shard to its end, riding through failovers: when its master is demoted or
  * gone, or a command fails because the topology moved, wait (within --settle-timeout)
@@ -83,7 +92,8 @@ export async function walkShard(
   const walked = deferring(pass, shard, ctx.watch);
   for (let moves = 0; ; moves++) {
     if (progress.serverRunId !== shard.node.serverRunId) {
-      if (progress.serverRunId !== undefined && progress.cursor !== "0") {
+      const began = progress.cursor !== "0" || (progress.counts.scanned ?? 0) > 0;
+      if (progress.serverRunId !== undefined && began) {
         const was = progress.address;
         const now = shard.node.address;
         const what =
@@ -102,7 +112,14 @@ export async function walkShard(
     let failure: unknown;
     try {
       await walkNode(walked, shard.node, progress, { ...ctx, stop });
-      if (progress.done || ctx.stop()) return;
+      if (ctx.stop()) return;
+      if (progress.done) {
+        // A client reconnects on its own, to whatever now answers at its address or its
+        // Sentinels name: the last batches may have run on another process, its cursor
+        // then meaningless. Done only if the shard's master is still the one it began on.
+        if (await stillServing(ctx, shard)) return;
+        progress.done = false;
+      }
     } catch (err) {
       if (ctx.stop() || !isTopologyError(err) || moves >= MAX_MOVES) throw err;
       failure = err;

@@ -1,3 +1,4 @@
+import { Topology, topologyChangesSince } from "../engine/topology.js";
 import type { RedisTarget } from "../redis/target.js";
 import { keyCounts, type KeyCounts } from "./keyCounts.js";
 import type { KeySchema } from "./keySchema.js";
@@ -79,6 +80,13 @@ export async function readRollout(target: RedisTarget, i: RolloutInput): Promise
     ? (await client.lrange(`${i.flagKey}:audit`, 0, 9)).map((s) => JSON.parse(s) as AuditEntry)
     : [];
   const runs = { backfill, verify, cleanup, reverse };
+  // A run to resume: say what its checkpoint was made on and what changed since.
+  const unfinished = Object.values(runs).filter((r) => r.current !== undefined);
+  if (unfinished.length > 0) {
+    const view = await new Topology(target, 5000, () => undefined).read().catch(() => undefined);
+    for (const r of unfinished)
+      r.current!.topologyChanges = view && topologyChangesSince(r.current!.topology, view);
+  }
   const now = (i.now ?? new Date()).getTime();
   const verifiedFresh =
     Boolean(verify.last?.clean) &&

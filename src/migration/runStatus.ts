@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { Checkpoint } from "../engine/checkpoint.js";
+import { savedTopology, type SavedTopology } from "../engine/topology.js";
 import { pidAlive, RunLock, type LockOwner } from "../engine/runLock.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import type { RedisClient } from "./redisClient.js";
@@ -26,6 +27,10 @@ export interface RunStatus {
     state: "running" | "stale" | "stopped";
     holder?: LockOwner | undefined;
     lockExpiresInMs?: number;
+    /** The shards the checkpoint's cursors belong to (see engine/topology.ts). */
+    topology: SavedTopology;
+    /** How the deployment differs from them now (filled by readRollout; [] unchanged). */
+    topologyChanges?: string[];
   };
 }
 
@@ -44,6 +49,7 @@ export async function runStatus(
     const ttl = holder ? await client.pttl(keys.lock) : -2;
     const deadHere = holder !== undefined && holder.host === hostname() && !pidAlive(holder.pid);
     const processed = Object.values(cp.nodes).reduce((a, p) => a + (p.counts.scanned ?? 0), 0);
+    const topology = savedTopology(cp.nodes);
     const state = cp.status === "running" ? (holder && !deadHere ? "running" : "stale") : "stopped";
     out.current = {
       runId: cp.runId,
@@ -54,6 +60,7 @@ export async function runStatus(
       state,
       holder,
       lockExpiresInMs: ttl > 0 ? ttl : undefined,
+      topology,
     };
   }
   return out;

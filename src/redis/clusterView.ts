@@ -121,7 +121,15 @@ export function refreshSlots(cluster: Cluster, timeoutMs: number): Promise<void>
  * make it unsettled: they are listed in each claim's `moving`.
  */
 export async function readClusterView(cluster: Cluster, timeoutMs: number): Promise<TopologyView> {
-  await refreshSlots(cluster, timeoutMs);
+  const view = await askMasters(cluster, timeoutMs);
+  if (view.unsettled === undefined) return view;
+  // Only then: ioredis may ask any node for the map, a replica too, and one that is slow
+  // to answer must not hold up a run whose masters are fine.
+  await refreshSlots(cluster, timeoutMs).catch(() => undefined);
+  return askMasters(cluster, timeoutMs);
+}
+
+async function askMasters(cluster: Cluster, timeoutMs: number): Promise<TopologyView> {
   const clients = cluster.nodes("master");
   const answers = await Promise.allSettled(
     clients.map(async (client) => {

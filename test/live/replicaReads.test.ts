@@ -203,6 +203,6 @@ describe("verify --read-from replicas on a 3-master Cluster, each master with a 
     // keys on three). Read there throughout, 12 batches would cost 48; the batches already
     // under way when the replicas stopped answering (at most one per master) cost 12 at most.
     const onReplicas = (await scriptCallsOn(cluster.replicaServers)) - replicasBefore;
-    expect(onReplicas - cluster.replicaServers.length).toBeLessThanOrEqual(12);
+    expect(onReplicas - cluster.replicaServers.length, r.stderr).toBeLessThanOrEqual(12);
   });
 });

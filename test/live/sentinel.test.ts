@@ -282,17 +282,18 @@ describe("Sentinel without passwords", () => {
       newJobsPerSecond: 0,
     });
     const args = ["backfill", "--redis-url", h.url, ...prefixArgs(p), "--batch-size", "50"];
-    const run = startCli([...args, "--rate", "2000", "--settle-timeout", "60s"]);
+    const run = startCli([...args, "--rate", "800", "--settle-timeout", "60s"]);
     await waitFor(
       "backfill progress",
-      async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned >= 1500,
+      async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned >= 800,
       30_000,
     );
     const { newMasterPort } = await h.failover();
+    expect(run.child.exitCode, "the run ended before the failover did").toBeNull();
     const done = await run.done;
     await traffic.stop();
     expect(done.code, done.stderr + done.stdout).toBe(0);
-    expect(done.stderr).toMatch(
+    expect(done.stderr, done.stdout).toMatch(
       new RegExp(
         `failed over from \\S+ to 127\\.0\\.0\\.1:${newMasterPort}.*rescanned from the start`,
       ),

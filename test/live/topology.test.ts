@@ -140,8 +140,9 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
       const ks = await keyspace("failover-backfill");
       const traffic = ks.traffic();
       const [victim] = await masterPorts(c);
-      const run = await startAt(ks, "backfill", 1500, ["--rate", "2000", "--batch-size", "50"]);
+      const run = await startAt(ks, "backfill", 1000, ["--rate", "1000", "--batch-size", "50"]);
       const { newMasterPort, restore } = await failOver(kind, victim!);
+      expect(run.child.exitCode, "the run ended before the failover did").toBeNull();
       const done = await run.done;
       const stats = await traffic.stop();
       await restore();
@@ -165,11 +166,12 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
       const traffic = ks.traffic();
       const report = tempFile("failover.jsonl");
       const [, victim] = await masterPorts(c);
-      const run = await startAt(ks, "verify", 1500, [
-        ...["--rate", "2000", "--recheck-delay", "10"],
+      const run = await startAt(ks, "verify", 1000, [
+        ...["--rate", "1000", "--recheck-delay", "10"],
         ...["--report", report, "--no-orphans"],
       ]);
       const { restore } = await failOver(kind, victim!);
+      expect(run.child.exitCode, "the run ended before the failover did").toBeNull();
       const done = await run.done;
       await traffic.stop();
       await restore();
@@ -195,8 +197,9 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
       for (const j of unproven) await redis.hset(ks.newKey(j), "status", "tampered");
       const traffic = ks.traffic(false); // Phase 3: the app writes only new keys
       const [, , victim] = await masterPorts(c);
-      const run = await startAt(ks, "cleanup", 1500, ["--execute", "--rate", "2000"]);
+      const run = await startAt(ks, "cleanup", 1000, ["--execute", "--rate", "1000"]);
       const { restore } = await failOver(kind, victim!);
+      expect(run.child.exitCode, "the run ended before the failover did").toBeNull();
       const done = await run.done;
       await traffic.stop();
       await restore();
@@ -218,6 +221,15 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
     const [a, b, d] = await masterPorts(c);
     const { newMasterPort } = await plannedFailover(c, a!);
     await reshard(c, { fromPort: b!, toPort: d!, slots: 500 });
+    // flag says what the checkpoint was made on and what the next run will rescan.
+    const flag = await runCli(ks.args("flag"), FLAG_ON);
+    expect(flag.stdout).toMatch(/checkpoint made on: \d+-\d+ on 127\.0\.0\.1:\d+/);
+    expect(flag.stdout).toMatch(
+      new RegExp(
+        `changed since: shard \\S+: now served by 127\\.0\\.0\\.1:${newMasterPort}, not 127\\.0\\.0\\.1:${a}`,
+      ),
+    );
+    expect(flag.stdout.match(/its slots moved since \(a reshard\)/g)).toHaveLength(2);
     const traffic = ks.traffic();
     const again = await runCli(ks.args("backfill", "--json"));
     await traffic.stop();

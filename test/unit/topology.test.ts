@@ -68,7 +68,13 @@ describe("error classes", () => {
 
 /** A view of masters owning the given slots (addresses and run ids made up). */
 function view(
-  masters: { address: string; runId?: string; slots: number[]; moving?: number[] }[],
+  masters: {
+    address: string;
+    runId?: string;
+    slots: number[];
+    moving?: number[];
+    epoch?: number;
+  }[],
 ): TopologyView {
   return {
     unsettled: undefined,
@@ -77,7 +83,7 @@ function view(
       address: m.address,
       client: {} as Redis,
       runId: m.runId ?? `run-${m.address}`,
-      configEpoch: 1,
+      configEpoch: m.epoch ?? 1,
       slots: m.slots,
       moving: m.moving ?? [],
     })),
@@ -148,6 +154,33 @@ describe("SlotWatch", () => {
     await w.watch.poll();
     expect(w.watch.pending()).toEqual([]);
     expect(w.saved.at(-1)).toBe("");
+  });
+
+  it("rescans every slot of a master whose epoch moved with no slot seen moving", async () => {
+    const w = watchOn(view([a, b]));
+    await w.watch.poll();
+    // Slot 5 went to b and came back between two readings: a's epoch moved, b's too.
+    w.set(
+      view([
+        { ...a, epoch: 3 },
+        { ...b, epoch: 2 },
+      ]),
+    );
+    await w.watch.poll();
+    expect(w.watch.pending().sort((x, y) => x - y)).toEqual(range(0, 199));
+  });
+
+  it("takes an epoch explained by a slot seen arriving as that move only", async () => {
+    const w = watchOn(view([a, b]));
+    await w.watch.poll();
+    w.set(
+      view([
+        { ...a, slots: range(1, 99) },
+        { ...b, slots: [0, ...b.slots], epoch: 2 },
+      ]),
+    );
+    await w.watch.poll();
+    expect(w.watch.pending()).toEqual([0]);
   });
 
   it("calls a shard lost when its master is demoted or replaced, not when it only moves slots", async () => {

@@ -36,6 +36,14 @@ function runLine(name: string, r: RunStatus, estimate: number): string[] {
     lines.push(
       `            now: ${state} run ${c.runId}${who}, ${formatCount(c.processed)} keys${pct}${rate}${eta}, updated ${c.updatedAt}`,
     );
+    const on = c.topology.shards
+      .map((s) => (s.key === "standalone" ? `${s.address}` : `${s.key} on ${s.address}`))
+      .join(", ");
+    const changes = c.topologyChanges;
+    const verdict =
+      changes === undefined ? " (cannot tell now)" : changes.length === 0 ? " (unchanged)" : "";
+    lines.push(`            checkpoint made on: ${on}${verdict}`);
+    for (const ch of changes ?? []) lines.push(`            changed since: ${ch}`);
   }
   return lines;
 }
