@@ -10,6 +10,7 @@ import {
 import { tally } from "./copyAtomic.js";
 import { sameHash, toFlat } from "./hashFields.js";
 import { displayBytes, mapOldKey } from "./keySchema.js";
+import { listOversized, oversizedAmong } from "./oversized.js";
 import { dumpJobs, type JobDump } from "./snapshots.js";
 import { readStates } from "./verifyCompare.js";
 import { add } from "./verifyPairs.js";
@@ -35,6 +36,10 @@ async function archiveVictims(
     }),
   );
 }
+
+/** What cleanup does with a key too big for a short command (for the oversized list). */
+export const WHOLE_KEY =
+  "compared, archived and deleted with whole-key commands (DUMP): Redis has no shorter form";
 
 /** Each key's DUMP (null: no such key), from the nodes that own them. */
 async function dumpsByNode(target: RedisTarget, keys: Buffer[]): Promise<(Buffer | null)[]> {
@@ -76,6 +81,14 @@ export function cleanupCluster(
     const deletedBefore = await s.tombstones.has(partial);
     const recreated = partial.find((_, i) => deletedBefore[i]);
     if (recreated) throw oldWritesOn(recreated, "is a partial hash re-created by update_status");
+    // Old keys whose DUMP is big enough to matter are asked their size (the single
+    // instance's cleanup has listed its own already: they come here as oversized).
+    if (target.isCluster) {
+      const big = keys.filter(
+        (_, i) => (olds[i]!.dump?.length ?? 0) > commandBudget.maxKeyBytes / 16,
+      );
+      if (big.length > 0) listOversized(out, await oversizedAmong(node.client, big), WHOLE_KEY);
+    }
     const pairs: { oldKey: Buffer; newKey: Buffer; old: JobDump }[] = [];
     keys.forEach((oldKey, i) => {
       const o = olds[i]!;

@@ -10,7 +10,8 @@ import {
 } from "./cleanupBatch.js";
 import { displayBytes } from "./keySchema.js";
 import { commandBudget } from "../redis/commandBudget.js";
-import { cleanupCluster } from "./cleanupCluster.js";
+import { cleanupCluster, WHOLE_KEY } from "./cleanupCluster.js";
+import { listOversized, oversizedAmong } from "./oversized.js";
 import { add } from "./verifyPairs.js";
 
 /**
@@ -146,6 +147,8 @@ export function cleanupAtomic(
     const details = replies.flatMap(([, d]) => d);
     const big = keys.filter((_, i) => codes[i] === "O");
     if (big.length > 0) {
+      // No short command compares, archives or deletes them: say which, and how big.
+      listOversized(out, await oversizedAmong(client, big), WHOLE_KEY);
       const more = await bigPairs(big, ctx);
       for (const [k, n] of Object.entries(more.counts)) add(out, k, n);
       out.findings.push(...more.findings);

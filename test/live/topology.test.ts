@@ -267,6 +267,48 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
     for (const s of moved.moved.slice(0, 5)) expect(await slotOwnerPort(c, s)).toBe(to);
   }, 120_000);
 
+  it("a slot that stays on the move is never called visited: exit 3 naming it, then owed", async () => {
+    const ks = await keyspace("stuck-slot");
+    const [from, to] = await masterPorts(c);
+    let opened = (_: number) => undefined as void;
+    const isOpen = new Promise<number>((r) => (opened = r));
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    // A slot of `from` holding one of the jobs, left MIGRATING/IMPORTING (its keys not
+    // yet moved) until the test says.
+    const job = ks.jobs.find(
+      (j) => redis.slots[calculateSlot(ks.oldKey(j))]?.[0] === `127.0.0.1:${from}`,
+    )!;
+    const moving = reshard(c, {
+      fromPort: from!,
+      toPort: to!,
+      slots: [calculateSlot(ks.oldKey(job))],
+      onSlotOpened: (slot) => {
+        opened(slot);
+        return held;
+      },
+    });
+    const slot = await isOpen;
+    try {
+      const stuck = await runCli([...ks.args("backfill"), "--settle-timeout", "3s"]);
+      expect(stuck.code, stuck.stderr).toBe(3);
+      expect(stuck.stderr).toMatch(
+        new RegExp(
+          `1 slot \\(${slot}\\) stayed on the move longer than --settle-timeout: their keys are not proven visited`,
+        ),
+      );
+      const saved = await checkpointProgress(redis, `${ks.p}jm:backfill:checkpoint`);
+      expect(saved.status).not.toBe("completed");
+    } finally {
+      release();
+      await moving;
+    }
+    const again = await runCli(ks.args("backfill", "--json"));
+    expect(again.code, again.stderr).toBe(0);
+    expect(jsonOf(again).counts.rescanned ?? 0).toBeGreaterThan(0);
+    await ks.expectCopied();
+  }, 90_000);
+
   it("verify across a reshard finds every divergence planted in the moving slots", async () => {
     const ks = await keyspace("reshard-verify");
     expect((await runCli(ks.args("backfill"))).code).toBe(0);
