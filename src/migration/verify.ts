@@ -5,6 +5,7 @@ import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
 import type { KeySchema } from "./keySchema.js";
 import { findOrphans } from "./orphans.js";
+import { runStatus } from "./runStatus.js";
 import { verifyPairs, type VerifySettings } from "./verifyPairs.js";
 
 export interface VerifyOptions {
@@ -102,6 +103,16 @@ async function verifyOn(
     { name: "pairs", keyPrefix: o.schema.oldPrefix, processBatch: verifyPairs(target, settings) },
   ];
   if (o.orphans) {
+    // Once cleanup has deleted old keys, new keys without one are expected (see findOrphans).
+    const cleanup = await runStatus(target.client, run.statePrefix, "cleanup");
+    const afterCleanup = Boolean(cleanup.last?.executed) || cleanup.current !== undefined;
+    if (afterCleanup)
+      run.onEvent?.({
+        type: "log",
+        level: "info",
+        message:
+          "cleanup has deleted old keys: a new job key without an old key is counted as newOnly, not as an orphan",
+      });
     // With workspaces, only their part of the new keyspace is walked.
     const prefixes = o.workspaces
       ? o.workspaces.map((ws) => `${o.schema.newPrefix}${ws}:`)
@@ -110,7 +121,7 @@ async function verifyOn(
       passes.push({
         name: `orphans:${keyPrefix}`,
         keyPrefix,
-        processBatch: findOrphans(target, o.schema, settings),
+        processBatch: findOrphans(target, o.schema, { ...settings, afterCleanup }),
       });
   }
   const summarize = (r: RunResult): VerifyResult => {

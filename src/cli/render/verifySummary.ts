@@ -16,6 +16,7 @@ const ORDER = [
   "outOfScope",
   "outOfSample",
   "newChecked",
+  "newOnly",
   "newForeign",
   "scanned",
   "rescanned",
@@ -72,7 +73,16 @@ export function renderVerifySummary(
     );
     for (const d of divergences) lines.push(describe(d));
   }
-  const unmigratable = result.findings.filter((f) => !f.data && f.reason !== "repair_failed");
+  const foreign = result.findings.filter((f) => f.reason.startsWith("foreign "));
+  if (foreign.length) {
+    lines.push(
+      `Foreign keys under the new prefix, not job records (showing ${foreign.length} of ${formatCount(c.newForeign ?? 0)}; never repaired or deleted, not divergences):`,
+    );
+    for (const f of foreign) lines.push(`  ${f.key}  ${f.reason.slice("foreign ".length)}`);
+  }
+  const unmigratable = result.findings.filter(
+    (f) => !f.data && f.reason !== "repair_failed" && !f.reason.startsWith("foreign "),
+  );
   if (unmigratable.length) {
     lines.push(
       `Unmigratable old keys (showing ${unmigratable.length} of ${formatCount(c.unmigratable ?? 0)}):`,
