@@ -12,6 +12,9 @@ export const ExitCode = {
   RedisUnavailable: 3,
   LockHeld: 4,
   GuardRefused: 5,
+  LocalFailure: 6,
+  /** A bug (EX_SOFTWARE): no error of this hierarchy carries it. */
+  Internal: 70,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -42,6 +45,14 @@ export class LockHeldError extends MigrateError {
 /** A safety guard refused to proceed (e.g. cleanup without a recent clean verify). */
 export class GuardRefusedError extends MigrateError {
   readonly exitCode = ExitCode.GuardRefused;
+}
+
+/**
+ * A local file could not be written (or read back): a full disk, a missing or unwritable
+ * directory, a path that is a directory. Never a Redis outage, never a bug.
+ */
+export class LocalFailureError extends MigrateError {
+  readonly exitCode = ExitCode.LocalFailure;
 }
 
 /** SIGINT/SIGTERM: the batch in flight was finished and the checkpoint saved. */

@@ -16,6 +16,11 @@ export interface RedisClusterOptions {
   replicas?: number;
   /** Keep data across a node's kill()/start() (append-only file), for restart tests. */
   persist?: boolean;
+  /**
+   * cluster-node-timeout in ms (default 5000): how long a silent master takes to be
+   * failed over to its replica. Fault tests use less to wait less.
+   */
+  nodeTimeoutMs?: number;
   /** Require this password on every node (requirepass + masterauth). */
   password?: string;
 }
@@ -162,7 +167,8 @@ async function startNode(opts: RedisClusterOptions, withReplicas: boolean): Prom
         extraArgs: [
           ...auth,
           ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
-          ...["--cluster-node-timeout", "5000", "--cluster-port", String(busPort)],
+          ...["--cluster-node-timeout", String(opts.nodeTimeoutMs ?? 5000)],
+          ...["--cluster-port", String(busPort)],
           // Without it a node learns its own address late and CLUSTER SLOTS may report "".
           ...["--cluster-announce-ip", HOST],
           // A full sync starts at once instead of waiting 5 s for more replicas to ask.

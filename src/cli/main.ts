@@ -8,7 +8,9 @@ import { flagCommand } from "./commands/flag.js";
 import { locksCommand } from "./commands/locks.js";
 import { restoreCommand } from "./commands/restore.js";
 import { verifyCommand } from "./commands/verify.js";
-import { errorLine, exitCodeFor } from "./exit.js";
+import { ExitCode } from "../errors.js";
+import { ALL_EXIT_CODES, exitStatusTable } from "./exitHelp.js";
+import { errorLine, exitCodeFor, toUserError } from "./exit.js";
 import { writeJsonError } from "./render/jsonResult.js";
 import { knownSecrets, registerSecret, registerUrlSecret } from "./secrets.js";
 
@@ -33,7 +35,8 @@ export function buildProgram(): Command {
     .addCommand(restoreCommand())
     .addCommand(flagCommand())
     .addCommand(ctlCommand())
-    .addCommand(locksCommand());
+    .addCommand(locksCommand())
+    .addHelpText("after", exitStatusTable(ALL_EXIT_CODES));
   return strict(program);
 }
 
@@ -48,15 +51,40 @@ export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.REDIS_PASSWORD);
   registerSecret(process.env.REDIS_SENTINEL_PASSWORD);
   const json = argv.includes("--json");
+  const stall = settleOnStall();
   try {
-    await buildProgram().parseAsync(argv);
+    await Promise.race([buildProgram().parseAsync(argv), stall.stalled]);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError && err.exitCode === 0) return 0;
+  } catch (caught) {
+    if (caught instanceof CommanderError && caught.exitCode === 0) return 0;
+    // No subcommand: commander has printed the help (on stderr); it is a usage error.
+    if (caught instanceof CommanderError && caught.code === "commander.help") return ExitCode.Usage;
+    const err = toUserError(caught);
     const code = exitCodeFor(err);
     const line = errorLine(err, knownSecrets());
     process.stderr.write(`${line}\n`);
     if (json) writeJsonError(line.replace(/^jobs-migrate: /, ""), code);
     return code;
+  } finally {
+    stall.dispose();
   }
+}
+
+/**
+ * Node emits 'beforeExit' when nothing is left to run: if the subcommand is still waiting
+ * then, it waits on a promise that can never settle, and Node would end the process with
+ * status 13 and no word. Say so instead, as the bug it is (70).
+ */
+function settleOnStall(): { stalled: Promise<never>; dispose(): void } {
+  let onIdle: () => void = () => undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    onIdle = () =>
+      reject(
+        new Error(
+          "the command was left waiting for an answer that can never come (every connection and timer is gone)",
+        ),
+      );
+  });
+  process.once("beforeExit", onIdle);
+  return { stalled, dispose: () => process.removeListener("beforeExit", onIdle) };
 }

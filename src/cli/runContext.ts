@@ -1,12 +1,13 @@
 import { commandBudget } from "../redis/commandBudget.js";
 import { connect } from "../redis/connect.js";
-import { parseRedisUrl, type RedisEndpoint } from "../redis/redisUrl.js";
+import { describeEndpoint, parseRedisUrl, type RedisEndpoint } from "../redis/redisUrl.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "../migration/backfill.js";
 import type { KeySchema } from "../migration/keySchema.js";
 import { toolVersion } from "../version.js";
 import type { CommonOptions } from "./options.js";
 import { parseDuration } from "./duration.js";
+import { noteEndpoint } from "./endpointInUse.js";
 import { createProgressView } from "./render/progressView.js";
 import { registerSecret } from "./secrets.js";
 import { stopOnSignals } from "./signals.js";
@@ -24,6 +25,7 @@ export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
     endpoint.sentinel.password ??= process.env.REDIS_SENTINEL_PASSWORD || undefined;
     registerSecret(endpoint.sentinel.password);
   }
+  noteEndpoint(describeEndpoint(endpoint));
   return connect({
     endpoint,
     cluster: opts.cluster,

@@ -24,7 +24,7 @@ import type { RunResult, RunSpec } from "./runSpec.js";
 import { stateKeys } from "./stateKeys.js";
 import { rescanSlots } from "./rescanSlots.js";
 import { fromRanges, toRanges } from "./slotRanges.js";
-import { shardsOf, SlotWatch, Topology, type Shard } from "./topology.js";
+import { isTopologyError, shardsOf, SlotWatch, Topology, type Shard } from "./topology.js";
 import { walkShard } from "./walkShard.js";
 
 export type {
@@ -303,6 +303,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       checkpoint.setStatus("failed").then(() => lock.release()),
       new Promise((r) => setTimeout(r, 1000)),
     ]).catch(() => undefined);
+    // A bug (a TypeError, a script error) is not an outage: the CLI reports it as one (70).
+    if (!isTopologyError(err)) throw err;
     const msg = err instanceof Error ? err.message : String(err);
     throw new RedisUnavailableError(
       `Redis command kept failing (${msg}); the checkpoint is kept, run the same command again to resume`,

@@ -13,6 +13,7 @@ import {
   type SentinelSpec,
 } from "./redisUrl.js";
 import { defineScripts } from "./scripts.js";
+import { settleStashedOnEnd } from "./stashedCommands.js";
 import { RedisTarget } from "./target.js";
 
 export interface TlsFiles {
@@ -84,7 +85,9 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
 
   if (endpoint.sentinel) return connectViaSentinel(endpoint, opts, where, base);
 
-  const probe = new Redis({ ...base, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const probe = settleStashedOnEnd(
+    new Redis({ ...base, retryStrategy: () => null, maxRetriesPerRequest: 0 }),
+  );
   // The connect() rejection only says "Connection is closed"; the cause (WRONGPASS,
   // ECONNREFUSED, a TLS failure) arrives as an error event first.
   let cause: unknown;
@@ -104,7 +107,7 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
   }
   if (!clusterEnabled) {
     probe.disconnect();
-    const client = new Redis(base);
+    const client = settleStashedOnEnd(new Redis(base));
     client.on("error", () => undefined);
     try {
       await client.connect();
@@ -128,6 +131,7 @@ export async function connect(opts: ConnectOptions): Promise<RedisTarget> {
     dnsLookup: (address, callback) => callback(null, address),
   });
   cluster.on("error", () => undefined);
+  cluster.on("+node", (node: Redis) => settleStashedOnEnd(node));
   try {
     await new Promise<void>((resolve, reject) => {
       cluster.once("ready", () => resolve());
@@ -160,20 +164,22 @@ async function connectViaSentinel(
   }
   const spec = endpoint.sentinel;
   await askSentinels(spec);
-  const client = new Redis({
-    ...base,
-    sentinels: spec.nodes.map((n) => ({ host: n.host, port: n.port })),
-    name: spec.masterName,
-    sentinelUsername: spec.username,
-    sentinelPassword: spec.password,
-    role: "master",
-    failoverDetector: true,
-    // The default retries forever: bounded like the data node's reconnections.
-    sentinelRetryStrategy: base.retryStrategy ?? undefined,
-    sentinelCommandTimeout: 5000,
-    // TLS (rediss+sentinel://, or a --tls-* file) is for the data nodes; Sentinels are plain.
-    enableTLSForSentinelMode: base.tls !== undefined,
-  });
+  const client = settleStashedOnEnd(
+    new Redis({
+      ...base,
+      sentinels: spec.nodes.map((n) => ({ host: n.host, port: n.port })),
+      name: spec.masterName,
+      sentinelUsername: spec.username,
+      sentinelPassword: spec.password,
+      role: "master",
+      failoverDetector: true,
+      // The default retries forever: bounded like the data node's reconnections.
+      sentinelRetryStrategy: base.retryStrategy ?? undefined,
+      sentinelCommandTimeout: 5000,
+      // TLS (rediss+sentinel://, or a --tls-* file) is for the data nodes; Sentinels are plain.
+      enableTLSForSentinelMode: base.tls !== undefined,
+    }),
+  );
   let cause: unknown;
   client.on("error", (err: unknown) => (cause ??= err));
   try {

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { Cluster } from "ioredis";
 import { defineScripts } from "./scripts.js";
+import { settleStashedOnEnd } from "./stashedCommands.js";
 import type { KeyRouter, RedisTarget } from "./target.js";
 
 /** How long a batch waits for a replica to catch up before reading its master instead. */
@@ -50,16 +51,18 @@ export class ReplicaReads {
       : await singleReplica(target.client as Redis);
     const links = await Promise.all(
       found.map(async ({ master, host, port }) => {
-        const replica = new Redis({
-          ...master.options,
-          host,
-          port,
-          // A master found through Sentinel: its replica is reached directly, at the
-          // address the master reports (with the Sentinels, ioredis would open the master).
-          sentinels: undefined,
-          lazyConnect: true,
-          readOnly: target.isCluster,
-        });
+        const replica = settleStashedOnEnd(
+          new Redis({
+            ...master.options,
+            host,
+            port,
+            // A master found through Sentinel: its replica is reached directly, at the
+            // address the master reports (with the Sentinels, ioredis would open the master).
+            sentinels: undefined,
+            lazyConnect: true,
+            readOnly: target.isCluster,
+          }),
+        );
         replica.on("error", () => undefined);
         try {
           // A replica busy or unreachable at the start is not waited for: its master serves.

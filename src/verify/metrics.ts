@@ -1,8 +1,11 @@
-import { open, rename, stat, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Gauge, Pushgateway, Registry } from "prom-client";
-import { UsageError } from "../errors.js";
+import { LocalFailureError, UsageError } from "../errors.js";
+import { fileFailureReason } from "../fileFailure.js";
 import { redactUrl } from "../redis/redisUrl.js";
+import { toolVersion } from "../version.js";
 import { redactValue } from "./redact.js";
 
 /** What a finished verify run exposes as metrics. */
@@ -20,6 +23,8 @@ export interface VerifyMetricsInput {
    * keys are ignored.
    */
   counts: Record<string, number>;
+  /** The tool's version, for `jobs_migrate_build_info` (default: this build's). */
+  version?: string;
 }
 
 /** Kinds and reasons are code-defined snake_case names: anything else might be data. */
@@ -66,12 +71,19 @@ export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
     result.finishedAt.getTime() / 1000,
   );
   gauge("duration_seconds", "How long the last verify run took.").set(result.durationSeconds);
+  new Gauge({
+    name: "jobs_migrate_build_info",
+    help: "Always 1; the version label says which jobs-migrate wrote these metrics.",
+    labelNames: ["version"],
+    registers: [registry],
+  }).set({ version: result.version ?? toolVersion() }, 1);
   return registry;
 }
 
 /**
  * Check early (before the run) that `path` can take a textfile: it must end in `.prom`,
- * the only files node_exporter's textfile collector reads, in an existing directory.
+ * the only files node_exporter's textfile collector reads (else a UsageError, exit 2), in
+ * an existing directory this process may write (else a LocalFailureError, exit 6).
  */
 export async function checkTextfilePath(path: string): Promise<void> {
   if (!path.endsWith(".prom")) {
@@ -84,7 +96,14 @@ export async function checkTextfilePath(path: string): Promise<void> {
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!isDir) throw new UsageError(`cannot write metrics textfile ${path}: no directory ${dir}`);
+  if (!isDir)
+    throw new LocalFailureError(`cannot write metrics textfile ${path}: no directory ${dir}`);
+  await access(dir, constants.W_OK).catch((err: unknown) => {
+    throw new LocalFailureError(
+      `cannot write metrics textfile ${path}: ${fileFailureReason(err)} (directory ${dir})`,
+      { cause: err },
+    );
+  });
 }
 
 /**
@@ -108,9 +127,12 @@ export async function writeTextfile(registry: Registry, path: string): Promise<v
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "EACCES" || code === "EPERM" ? "permission denied" : (code ?? err);
-    throw new UsageError(`cannot write metrics textfile ${path}: ${String(reason)}`);
+    throw new LocalFailureError(
+      `cannot write metrics textfile ${path}: ${fileFailureReason(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -120,10 +142,11 @@ export class PushgatewayError extends Error {
 }
 
 /**
- * Add the registry's metrics to the Pushgateway at `url` (credentials in the URL are
- * sent as basic auth), grouped by job and scope, so that runs of different scopes do not
- * overwrite each other. `pushAdd` replaces only the metric names pushed: pass a zero
- * count for a kind that went away, or its last value stays on the gateway.
+ * Replace the group job/scope on the Pushgateway at `url` with the registry's metrics
+ * (HTTP PUT; credentials in the URL are sent as basic auth). Each scope is its own group,
+ * so runs of different scopes do not overwrite each other; within a group, a PUT drops
+ * every series the run did not push, so the divergence series of yesterday's run vanish
+ * after a clean one (a POST would keep them on the gateway forever).
  * Rejects with a PushgatewayError (URL password hidden) after at most `timeoutMs`.
  */
 export async function pushToGateway(
@@ -146,7 +169,7 @@ export async function pushToGateway(
   }
   const gateway = new Pushgateway(url, { timeout: timeoutMs }, registry);
   try {
-    await gateway.pushAdd({ jobName: job, groupings: { scope } });
+    await gateway.push({ jobName: job, groupings: { scope } });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     let reason = code ?? (err instanceof Error ? err.message : String(err));

@@ -1,7 +1,16 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { once } from "node:events";
+import { open, stat } from "node:fs/promises";
 import { finished } from "node:stream/promises";
-import { UsageError } from "../errors.js";
+import { LocalFailureError } from "../errors.js";
+import { fileFailureReason } from "../fileFailure.js";
+
+export interface ReportWriterOptions {
+  /** Append (an archive: a resumed run must never lose the records of the run before). */
+  append?: boolean;
+  /** What the file is, in error lines: "report file" (the default), "archive file". */
+  what?: string;
+}
 
 /**
  * A report file of JSON lines, one record per line, streamed to disk so that memory
@@ -16,28 +25,35 @@ export class ReportWriter {
   private constructor(
     private readonly stream: WriteStream,
     readonly path: string,
+    private readonly what: string,
   ) {
     // Without a listener an 'error' would crash the process; keep it for the next call.
     stream.on("error", (err) => {
-      this.failure ??= writeFailure(path, err);
+      this.failure ??= this.writeFailure(err);
     });
   }
 
   /**
-   * Create (or truncate) the report file, mode 0600: redacted, records still hold job
-   * data. Call it before the run starts: a missing or unwritable directory is a
-   * UsageError (exit 2) with one line, before any Redis work.
+   * Create (or truncate, or with `append` extend) the file, mode 0600: redacted, records
+   * still hold job data. Call it before the run starts: a missing or unwritable directory
+   * is a LocalFailureError (exit 6) with one line, before any Redis work.
    */
-  static async open(path: string, opts: { append?: boolean } = {}): Promise<ReportWriter> {
-    // Append: an archive must never lose the records of a run being resumed.
+  static async open(path: string, opts: ReportWriterOptions = {}): Promise<ReportWriter> {
+    const what = opts.what ?? "report file";
     const stream = createWriteStream(path, { flags: opts.append ? "a" : "w", mode: 0o600 });
     try {
       await once(stream, "ready");
     } catch (err) {
       stream.destroy();
-      throw new UsageError(`cannot write the report file ${path}: ${reasonOf(err)}`);
+      throw new LocalFailureError(`cannot write the ${what} ${path}: ${fileFailureReason(err)}`, {
+        cause: err,
+      });
     }
-    return new ReportWriter(stream, path);
+    const writer = new ReportWriter(stream, path, what);
+    // A write that failed half-way (a full disk) left a partial last line: the first new
+    // record starts on a line of its own, so that it is not glued to that fragment.
+    if (opts.append && !(await endsWithNewline(path))) await writer.writeLines(["\n"]);
+    return writer;
   }
 
   /** Append one record; resolves once the stream can take more (backpressure). */
@@ -48,7 +64,7 @@ export class ReportWriter {
       try {
         await once(this.stream, "drain");
       } catch (err) {
-        throw (this.failure ??= writeFailure(this.path, err));
+        throw (this.failure ??= this.writeFailure(err));
       }
     }
   }
@@ -64,7 +80,7 @@ export class ReportWriter {
     if (lines.length === 0) return;
     await new Promise<void>((resolve, reject) =>
       this.stream.write(lines.join(""), (err) =>
-        err ? reject((this.failure ??= writeFailure(this.path, err))) : resolve(),
+        err ? reject((this.failure ??= this.writeFailure(err))) : resolve(),
       ),
     );
   }
@@ -77,32 +93,29 @@ export class ReportWriter {
       try {
         await finished(this.stream);
       } catch (err) {
-        this.failure ??= writeFailure(this.path, err);
+        this.failure ??= this.writeFailure(err);
       }
     }
     if (this.failure) throw this.failure;
   }
+
+  private writeFailure(err: unknown): LocalFailureError {
+    return new LocalFailureError(
+      `writing the ${this.what} ${this.path} failed: ${fileFailureReason(err)}`,
+      { cause: err },
+    );
+  }
 }
 
-function writeFailure(path: string, err: unknown): Error {
-  return new Error(`writing the report file ${path} failed: ${reasonOf(err)}`, { cause: err });
-}
-
-function reasonOf(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-      return "its directory does not exist";
-    case "ENOTDIR":
-      return "a parent of it is not a directory";
-    case "EACCES":
-    case "EPERM":
-    case "EROFS":
-      return "permission denied";
-    case "EISDIR":
-      return "it is a directory";
-    case "ENOSPC":
-      return "no space left on the device";
-    default:
-      return err instanceof Error ? err.message.split("\n")[0] : String(err);
+/** true unless `path` is a regular file whose last byte is not a newline (a FIFO, a device: true). */
+async function endsWithNewline(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isFile() || st.size === 0) return true;
+  const file = await open(path, "r");
+  try {
+    const { buffer } = await file.read(Buffer.alloc(1), 0, 1, st.size - 1);
+    return buffer[0] === 0x0a;
+  } finally {
+    await file.close();
   }
 }

@@ -1,9 +1,12 @@
 import { CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
-import { errorLine, exitCodeFor, INTERNAL_ERROR } from "../../src/cli/exit.js";
+import { ReplyError } from "ioredis";
+import { MaxRetriesPerRequestError } from "ioredis/built/errors/index.js";
+import { errorLine, exitCodeFor, INTERNAL_ERROR, toUserError } from "../../src/cli/exit.js";
 import {
   GuardRefusedError,
   InterruptedError,
+  LocalFailureError,
   LockHeldError,
   RedisUnavailableError,
   UsageError,
@@ -15,6 +18,7 @@ describe("exitCodeFor", () => {
     [new RedisUnavailableError("down"), 3],
     [new LockHeldError("held"), 4],
     [new GuardRefusedError("no verify"), 5],
+    [new LocalFailureError("disk full"), 6],
     [new InterruptedError("SIGINT"), 130],
   ])("maps %s to its documented status %i", (err, code) => {
     expect(exitCodeFor(err)).toBe(code);
@@ -75,5 +79,108 @@ describe("errorLine", () => {
 
   it("describes a non-Error throw as an internal error", () => {
     expect(errorLine("oops", [])).toBe("jobs-migrate: internal error (please report): oops");
+  });
+});
+
+/** An error as Node's fs or net module makes it. */
+function sysError(message: string, fields: Record<string, string>): Error {
+  return Object.assign(new Error(message), fields);
+}
+
+describe("toUserError: one place decides what a raw error means", () => {
+  const WHERE = "redis://app@10.0.0.5:6380/0";
+
+  it.each([
+    ["ioredis giving up on a lost connection", new MaxRetriesPerRequestError(2)],
+    ["ioredis' closed connection", new Error("Connection is closed.")],
+    ["a reset socket", sysError("read ECONNRESET", { code: "ECONNRESET", syscall: "read" })],
+    ["a server still loading", new ReplyError("LOADING Redis is loading the dataset in memory")],
+    [
+      "a replica after a failover",
+      new ReplyError("READONLY You can't write against a read only replica."),
+    ],
+    [
+      "a server out of memory",
+      new ReplyError("OOM command not allowed when used memory > 'maxmemory'."),
+    ],
+  ])("%s is a Redis failure (exit 3) naming the endpoint", (_name, raw) => {
+    const err = toUserError(raw, WHERE);
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect(exitCodeFor(err)).toBe(3);
+    expect((err as Error).message).toContain(WHERE);
+    expect(errorLine(err, [])).toMatch(
+      /^jobs-migrate: .*Redis at redis:\/\/app@10\.0\.0\.5:6380\/0/,
+    );
+  });
+
+  it.each([
+    [
+      "a full disk",
+      "ENOSPC",
+      "write",
+      /^cannot write \/var\/x\.jsonl: no space left on the device$/,
+    ],
+    [
+      "a read-only file system",
+      "EROFS",
+      "open",
+      /^cannot open \/var\/x\.jsonl: read-only file system$/,
+    ],
+    [
+      "a missing directory",
+      "ENOENT",
+      "open",
+      /^cannot open \/var\/x\.jsonl: its directory does not exist$/,
+    ],
+    [
+      "a directory in the way",
+      "EISDIR",
+      "open",
+      /^cannot open \/var\/x\.jsonl: it is a directory$/,
+    ],
+    ["no permission", "EACCES", "open", /^cannot open \/var\/x\.jsonl: permission denied$/],
+  ])(
+    "%s is a local failure (exit 6) naming the file, never Redis",
+    (_name, code, syscall, line) => {
+      const raw = sysError(`${code}: x, ${syscall} '/var/x.jsonl'`, {
+        code,
+        syscall,
+        path: "/var/x.jsonl",
+      });
+      const err = toUserError(raw, WHERE);
+      expect(err).toBeInstanceOf(LocalFailureError);
+      expect(exitCodeFor(err)).toBe(6);
+      expect((err as Error).message).toMatch(line);
+    },
+  );
+
+  it("leaves a bug a bug (70): a TypeError, a script error, a WRONGTYPE", () => {
+    for (const raw of [
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      new ReplyError("ERR user_script:12: attempt to compare nil with number"),
+      new ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+    ]) {
+      expect(toUserError(raw, WHERE)).toBe(raw);
+      expect(exitCodeFor(raw)).toBe(70);
+    }
+  });
+
+  it("names the endpoint in a RedisUnavailableError that does not say where, once", () => {
+    const bare = new RedisUnavailableError("Redis command kept failing (Connection is closed.)");
+    expect((toUserError(bare, WHERE) as Error).message).toBe(
+      `Redis command kept failing (Connection is closed.) (Redis at ${WHERE})`,
+    );
+    const named = new RedisUnavailableError("cannot reach Redis at 10.0.0.5:6380: ECONNREFUSED");
+    expect(toUserError(named, WHERE)).toBe(named);
+    const sentinels = "redis+sentinel://10.0.0.7:26379,10.0.0.8:26379/mymaster/0";
+    const one = new RedisUnavailableError("authentication failed at sentinel 10.0.0.8:26379");
+    expect(toUserError(one, sentinels)).toBe(one);
+  });
+
+  it("keeps commander's errors and the tool's own errors as they are", () => {
+    const usage = new UsageError("bad flag");
+    expect(toUserError(usage, WHERE)).toBe(usage);
+    const cmd = new CommanderError(1, "commander.unknownOption", "error: x");
+    expect(toUserError(cmd, WHERE)).toBe(cmd);
   });
 });

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ExitCode, UsageError } from "../../src/errors.js";
+import { ExitCode, LocalFailureError, UsageError } from "../../src/errors.js";
+import { toolVersion } from "../../src/version.js";
 import {
   buildVerifyMetrics,
   checkTextfilePath,
@@ -38,6 +39,7 @@ function input(over: Partial<VerifyMetricsInput> = {}): VerifyMetricsInput {
       "confirmed.orphan": 7,
       orphans: 7,
     },
+    version: "9.9.9",
     ...over,
   };
 }
@@ -65,8 +67,15 @@ describe("buildVerifyMetrics", () => {
         `jobs_migrate_verify_clean{${S}} 0`,
         `jobs_migrate_verify_last_completed_timestamp_seconds{${S}} 1735787045`,
         `jobs_migrate_verify_duration_seconds{${S}} 12.5`,
+        `jobs_migrate_build_info{version="9.9.9",${S}} 1`,
       ].sort(),
     );
+  });
+
+  it("says which version wrote the metrics: this build's unless told", async () => {
+    const lines = await samples(buildVerifyMetrics(input({ version: undefined })));
+    expect(lines).toContain(`jobs_migrate_build_info{version="${toolVersion()}",${S}} 1`);
+    expect(toolVersion()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it("reports a clean run as 1 and zeroes the counters it was not given", async () => {
@@ -115,36 +124,55 @@ describe("writeTextfile", () => {
     expect(text.endsWith("\n")).toBe(true);
     // Parseable exposition: every sample line is `name{labels} number`.
     for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
-      expect(line).toMatch(/^jobs_migrate_verify_[a-z_]+\{[^}]*\} -?[0-9.e+]+$/);
+      expect(line).toMatch(/^jobs_migrate_[a-z_]+\{[^}]*\} -?[0-9.e+]+$/);
     }
     expect(text).toContain(`jobs_migrate_verify_clean{${S}} 0`);
+    expect(text).toContain(`jobs_migrate_build_info{version="9.9.9",${S}} 1`);
+  });
+
+  it("refuses a name node_exporter ignores with a UsageError (exit 2)", async () => {
+    const path = join(dir, "metrics.txt");
+    const err = await writeTextfile(buildVerifyMetrics(input()), path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(ExitCode.Usage);
+    expect((err as UsageError).message).toMatch(/must end in \.prom/);
   });
 
   it.each([
     [
       "a directory that does not exist",
       (d: string) => join(d, "missing", "m.prom"),
-      /no directory/,
+      /no directory .*missing$/,
     ],
-    ["a name node_exporter ignores", (d: string) => join(d, "metrics.txt"), /must end in \.prom/],
-    ["a path that is a directory", (d: string) => join(d, "sub.prom"), /cannot write/],
-  ])("refuses %s with a UsageError (exit 2)", async (_name, pathOf, reason) => {
-    await mkdir(join(dir, "sub.prom"));
-    const err = await writeTextfile(buildVerifyMetrics(input()), pathOf(dir)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as UsageError).exitCode).toBe(ExitCode.Usage);
-    expect((err as UsageError).message).toMatch(reason);
-    expect((await readdir(dir)).filter((f) => f.includes(".tmp."))).toEqual([]);
-  });
+    ["a parent that is a file", (d: string) => join(d, "file", "m.prom"), /no directory .*file$/],
+    ["a path that is a directory", (d: string) => join(d, "sub.prom"), /: it is a directory$/],
+  ])(
+    "fails on %s with a LocalFailureError (exit 6) naming the file",
+    async (_name, pathOf, reason) => {
+      await mkdir(join(dir, "sub.prom"));
+      await writeFile(join(dir, "file"), "");
+      const path = pathOf(dir);
+      const err = await writeTextfile(buildVerifyMetrics(input()), path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(LocalFailureError);
+      expect((err as LocalFailureError).exitCode).toBe(ExitCode.LocalFailure);
+      expect((err as LocalFailureError).message).toContain(`metrics textfile ${path}`);
+      expect((err as LocalFailureError).message).toMatch(reason);
+      expect((await readdir(dir)).filter((f) => f.includes(".tmp."))).toEqual([]);
+    },
+  );
 
   it("lets the CLI check the path before the run starts", async () => {
     await expect(checkTextfilePath(join(dir, "ok.prom"))).resolves.toBeUndefined();
     await expect(checkTextfilePath(join(dir, "nope", "ok.prom"))).rejects.toBeInstanceOf(
-      UsageError,
+      LocalFailureError,
     );
+    await expect(checkTextfilePath(join(dir, "ok.txt"))).rejects.toBeInstanceOf(UsageError);
   });
 });
 
@@ -182,12 +210,13 @@ describe("pushToGateway", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("pushes the gauges grouped by job and scope, with the URL's credentials", async () => {
+  it("replaces the group job/scope (PUT), with the URL's credentials and the build info", async () => {
     const registry = buildVerifyMetrics(input());
     await pushToGateway(registry, `http://pusher:pa55w0rd@127.0.0.1:${port}`);
     expect(requests).toHaveLength(1);
     const [req] = requests;
-    expect(["PUT", "POST"]).toContain(req?.method);
+    // PUT replaces every series of the group; POST would keep those this run did not push.
+    expect(req?.method).toBe("PUT");
     expect(req?.url).toBe(`/metrics/job/jobs_migrate_verify/scope/${encodeURIComponent(SCOPE)}`);
     expect(req?.authorization).toBe(`Basic ${Buffer.from("pusher:pa55w0rd").toString("base64")}`);
     expect(req?.body).toContain(`jobs_migrate_verify_pairs_checked{${S}} 1000`);
@@ -195,6 +224,23 @@ describe("pushToGateway", () => {
       `jobs_migrate_verify_divergences{kind="field_differs",status="confirmed",${S}} 5`,
     );
     expect(req?.body).toContain(`jobs_migrate_verify_clean{${S}} 0`);
+    expect(req?.body).toContain(`jobs_migrate_build_info{version="9.9.9",${S}} 1`);
+  });
+
+  it("a clean run's push carries no divergence series, so yesterday's vanish with the group", async () => {
+    const url = `http://127.0.0.1:${port}`;
+    await pushToGateway(buildVerifyMetrics(input()), url);
+    await pushToGateway(
+      buildVerifyMetrics(input({ clean: true, counts: { checked: 5, equal: 5 } })),
+      url,
+    );
+    expect(requests.map((r) => [r.method, r.url])).toEqual([
+      ["PUT", `/metrics/job/jobs_migrate_verify/scope/${encodeURIComponent(SCOPE)}`],
+      ["PUT", `/metrics/job/jobs_migrate_verify/scope/${encodeURIComponent(SCOPE)}`],
+    ]);
+    expect(requests[0]?.body).toContain("jobs_migrate_verify_divergences{");
+    expect(requests[1]?.body).not.toContain("jobs_migrate_verify_divergences{");
+    expect(requests[1]?.body).toContain(`jobs_migrate_verify_clean{${S}} 1`);
   });
 
   it("names the job it is given", async () => {

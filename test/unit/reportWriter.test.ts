@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ExitCode, UsageError } from "../../src/errors.js";
+import { ExitCode, LocalFailureError } from "../../src/errors.js";
 import { redactValue } from "../../src/verify/redact.js";
 import { ReportWriter } from "../../src/verify/reportWriter.js";
 
@@ -101,18 +101,59 @@ describe("ReportWriter", () => {
     ],
     ["a parent that is a file", () => join(dir, "file", "report.jsonl"), /not a directory/],
     ["a path that is a directory", () => dir, /is a directory/],
-  ])("refuses %s with a one-line UsageError (exit 2)", async (_name, pathOf, reason) => {
+  ])("refuses %s with a one-line LocalFailureError (exit 6)", async (_name, pathOf, reason) => {
     await writeFile(join(dir, "file"), "");
     const path = pathOf();
     const err = await ReportWriter.open(path).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as UsageError).exitCode).toBe(ExitCode.Usage);
-    expect((err as UsageError).message).toMatch(reason);
-    expect((err as UsageError).message).toContain(path);
-    expect((err as UsageError).message).not.toContain("\n");
+    expect(err).toBeInstanceOf(LocalFailureError);
+    expect((err as LocalFailureError).exitCode).toBe(ExitCode.LocalFailure);
+    expect((err as LocalFailureError).message).toMatch(reason);
+    expect((err as LocalFailureError).message).toContain(`the report file ${path}`);
+    expect((err as LocalFailureError).message).not.toContain("\n");
+  });
+
+  it("names what the file is: an archive", async () => {
+    const path = join(dir, "missing", "archive.jsonl");
+    await expect(ReportWriter.open(path, { append: true, what: "archive file" })).rejects.toThrow(
+      `cannot write the archive file ${path}: its directory does not exist`,
+    );
+  });
+
+  it("fails a write on a full disk with a LocalFailureError naming the file (exit 6), in write, writeLines and close", async () => {
+    // /dev/full opens like a file and fails every write with ENOSPC.
+    const lines = await ReportWriter.open("/dev/full", { append: true, what: "archive file" });
+    const failed = await lines.writeLines(["{}\n"]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(LocalFailureError);
+    expect((failed as Error).message).toBe(
+      "writing the archive file /dev/full failed: no space left on the device",
+    );
+    await expect(lines.close()).rejects.toBe(failed);
+
+    const records = await ReportWriter.open("/dev/full");
+    await records.write({ a: 1 });
+    await expect(records.close()).rejects.toThrow(
+      "writing the report file /dev/full failed: no space left on the device",
+    );
+  });
+
+  it("appends on a line of its own after a partial last line (a write that failed half-way)", async () => {
+    const path = join(dir, "archive.jsonl");
+    await writeFile(path, '{"whole":1}\n{"cut sh');
+    const writer = await ReportWriter.open(path, { append: true });
+    await writer.writeLines(['{"next":2}\n']);
+    await writer.close();
+    expect(await readFile(path, "utf8")).toBe('{"whole":1}\n{"cut sh\n{"next":2}\n');
+
+    const again = await ReportWriter.open(path, { append: true });
+    await again.writeLines(['{"more":3}\n']);
+    await again.close();
+    expect((await readFile(path, "utf8")).endsWith('{"next":2}\n{"more":3}\n')).toBe(true);
   });
 
   it("refuses writes after close", async () => {

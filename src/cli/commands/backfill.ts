@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { backfill, reverseBackfill } from "../../migration/backfill.js";
 import { commonSchema, addCommonOptions, parseOptions } from "../options.js";
 import { renderSummary } from "../render/runSummary.js";
@@ -20,6 +21,21 @@ export function backfillCommand(): Command {
       "--recreate-missing",
       "with --reverse: also create old keys for jobs that never had one",
     );
+  withExitStatuses(
+    cmd,
+    [
+      ExitCode.Ok,
+      ExitCode.ProblemsFound,
+      ExitCode.RedisUnavailable,
+      ExitCode.LockHeld,
+      ExitCode.Interrupted,
+    ],
+    {
+      [ExitCode.Ok]: "completed; every old job copied or already present",
+      [ExitCode.ProblemsFound]:
+        "completed, and found unmigratable or unstable keys (--reverse: conflicts)",
+    },
+  );
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     if (raw.recreateMissing && !raw.reverse)

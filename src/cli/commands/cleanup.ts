@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { ExitCode } from "../../errors.js";
+import { ExitCode, LocalFailureError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { cleanup } from "../../migration/cleanup.js";
 import { ReportWriter } from "../../verify/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
@@ -50,12 +51,34 @@ export function cleanupCommand(): Command {
         "24h",
       ),
     );
+  withExitStatuses(
+    cmd,
+    [
+      ExitCode.Ok,
+      ExitCode.ProblemsFound,
+      ExitCode.RedisUnavailable,
+      ExitCode.LockHeld,
+      ExitCode.GuardRefused,
+      ExitCode.LocalFailure,
+      ExitCode.Interrupted,
+    ],
+    {
+      [ExitCode.ProblemsFound]:
+        "completed, and kept pairs that differ, lack a new key, or are unmigratable",
+      [ExitCode.GuardRefused]:
+        "refused: no recent clean verify, the flag in the wrong position, or old-schema writes still on",
+      [ExitCode.LocalFailure]:
+        "the --archive file could not be written; no key was deleted without its archive line",
+    },
+  );
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const c = parseOptions(cleanupSchema, raw);
     const maxVerifyAgeMs = parseDuration("--max-verify-age", c.maxVerifyAge);
     const archive =
-      c.archive && c.execute ? await ReportWriter.open(c.archive, { append: true }) : undefined;
+      c.archive && c.execute
+        ? await ReportWriter.open(c.archive, { append: true, what: "archive file" })
+        : undefined;
     const session = runSession("cleanup", opts, [
       "deleted",
       "wouldDelete",
@@ -73,7 +96,7 @@ export function cleanupCommand(): Command {
           side: c.side,
           execute: Boolean(c.execute),
           force: Boolean(c.force),
-          archive: archive ? (lines) => archive.writeLines(lines) : undefined,
+          archive: archive ? (lines) => archive.writeLines(lines).catch(keptUnarchived) : undefined,
           guard: {
             maxVerifyAgeMs,
             envFlag: process.env.AI_JOBS_NEW_SCHEMA,
@@ -105,4 +128,16 @@ export function cleanupCommand(): Command {
     }
   });
   return cmd;
+}
+
+/**
+ * An archive write failed (a full disk): the keys of that batch were not deleted (each
+ * is deleted only once its line is written), and the line says so.
+ */
+function keptUnarchived(err: unknown): never {
+  if (!(err instanceof LocalFailureError)) throw err;
+  throw new LocalFailureError(
+    `${err.message}; every key whose archive line was not written is kept (run cleanup --execute --archive again to go on)`,
+    { cause: err },
+  );
 }

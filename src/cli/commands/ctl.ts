@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
-import { UsageError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { writeControl } from "../../engine/runControl.js";
 import { stateKeys } from "../../engine/stateKeys.js";
 import { findLocks } from "../../engine/lockList.js";
@@ -45,6 +46,9 @@ export function ctlCommand(): Command {
         "the run to address: backfill, verify, cleanup, backfill-reverse, verify:<scope>…",
       ),
     );
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
+    [ExitCode.Ok]: "the change was written to each run's control key",
+  });
   addCommonOptions(cmd).action(
     async (action: string, settings: string[], raw: Record<string, unknown>) => {
       const opts = parseOptions(commonSchema, raw);

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { GATES, readRollout, unmetReasons, type Gate } from "../../migration/rollout.js";
 import { sleep } from "../../engine/time.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
@@ -20,6 +21,9 @@ function setCommand(): Command {
         "JOBS_MIGRATE_FLAG_KEY",
       ),
     );
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
+    [ExitCode.Ok]: "the flag was set and the audit entry written",
+  });
   addCommonOptions(cmd).action(async (value: string, raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     if (value !== "on" && value !== "off")
@@ -80,6 +84,10 @@ export function flagCommand(): Command {
     // Options after `set` belong to `set` (both commands take --redis-url and friends).
     .enablePositionalOptions()
     .addCommand(setCommand());
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.ProblemsFound, ExitCode.RedisUnavailable], {
+    [ExitCode.Ok]: "shown (with --require: the gate is met)",
+    [ExitCode.ProblemsFound]: "--require: the gate is not met (the reasons are listed)",
+  });
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const maxAgeMs = parseDuration("--max-age", String(raw.maxAge));

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
-import { LockHeldError, UsageError } from "../../errors.js";
+import { ExitCode, LockHeldError, UsageError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { findLocks } from "../../engine/lockList.js";
 import { pidAlive, describeOwner } from "../../engine/runLock.js";
 import { sleep } from "../../engine/time.js";
@@ -14,6 +15,10 @@ function releaseCommand(): Command {
     .summary("free a stale lock, after checking its heartbeat is dead")
     .addOption(new Option("--run <scope>", "the run whose lock to free (see `jobs-migrate locks`)"))
     .option("--force", "required: this frees another process's lock");
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable, ExitCode.LockHeld], {
+    [ExitCode.Ok]: "released (or already gone)",
+    [ExitCode.LockHeld]: "refused: the holder is alive (its process, or its heartbeat)",
+  });
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     if (!raw.force)
@@ -59,6 +64,9 @@ export function locksCommand(): Command {
     .summary("list run locks with owners and ages; `locks release --force` frees a stale one")
     .enablePositionalOptions()
     .addCommand(releaseCommand());
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
+    [ExitCode.Ok]: "listed (no lock held is no error)",
+  });
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const target = await openTarget(opts);

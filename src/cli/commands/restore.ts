@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
-import { UsageError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { restoreArchive } from "../../migration/restore.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
@@ -15,6 +16,10 @@ export function restoreCommand(): Command {
     )
     .addOption(new Option("--from <file>", "the archive written by cleanup --archive"))
     .option("--force", "overwrite keys that exist");
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
+    [ExitCode.Ok]: "completed: every hash of the archive restored, skipped (exists) or expired",
+    [ExitCode.Usage]: "usage error, or an archive that cannot be read or is not an archive",
+  });
   addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     if (typeof raw.from !== "string" || raw.from === "")

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
+import { withExitStatuses } from "../exitHelp.js";
 import { verify, type VerifyResult } from "../../migration/verify.js";
 import { ReportWriter } from "../../verify/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
@@ -16,10 +17,28 @@ export function verifyCommand(): Command {
         "them confirmed (a pair caught between the application's two writes is transient), then look for orphan\n" +
         "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys.",
     );
+  withExitStatuses(
+    cmd,
+    [
+      ExitCode.Ok,
+      ExitCode.ProblemsFound,
+      ExitCode.RedisUnavailable,
+      ExitCode.LockHeld,
+      ExitCode.LocalFailure,
+      ExitCode.Interrupted,
+    ],
+    {
+      [ExitCode.Ok]: "clean: no confirmed divergence, orphan or unmigratable key",
+      [ExitCode.ProblemsFound]:
+        "completed, and found confirmed divergence, orphans or unmigratable keys",
+      [ExitCode.LocalFailure]:
+        "--report or --metrics-file could not be written (the message names it)",
+    },
+  );
   addVerifyOptions(addCommonOptions(cmd)).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const v = parseOptions(verifySchema, raw);
-    // Opened first: a report path that cannot be written is bad input, before any work.
+    // Opened first: a report path that cannot be written fails (exit 6) before any work.
     if (v.metricsFile)
       await (await import("../../verify/metrics.js")).checkTextfilePath(v.metricsFile);
     const report = v.report ? await ReportWriter.open(v.report) : undefined;
@@ -65,7 +84,12 @@ export function verifyCommand(): Command {
           exitCode,
           ...rest,
           divergences: divergencesOf(result),
-          unmigratable: findings.filter((f) => !f.data && f.reason !== "repair_failed"),
+          unmigratable: findings.filter(
+            (f) => !f.data && f.reason !== "repair_failed" && !f.reason.startsWith("foreign "),
+          ),
+          foreign: findings
+            .filter((f) => f.reason.startsWith("foreign "))
+            .map((f) => ({ key: f.key, reason: f.reason.slice("foreign ".length) })),
           repairFailed: findings.filter((f) => f.reason === "repair_failed"),
         });
       } else {
