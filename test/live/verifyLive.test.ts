@@ -201,8 +201,12 @@ describe.each(targets())("verify of a live keyspace on %s", (target: Target) => 
       kinds: ["orphan"],
     });
     const orphans = [orphan("ghost", "ws-1"), orphan("job-2", "ws-1")];
+    // Job records (job_id and workspace_id as their names say): anything else is foreign.
     for (const o of [...orphans, orphan("ghost", "ws-2"), orphan("job-1", "ws-2")])
-      await redis.hset(o.newKey, "job_id", o.oldKey.slice(o.oldKey.lastIndexOf(":") + 1));
+      await redis.hset(o.newKey, {
+        job_id: o.oldKey.slice(o.oldKey.lastIndexOf(":") + 1),
+        workspace_id: o.newKey.split(":").at(-2)!,
+      });
 
     const r = await runCli(verifyArgs(target, p, "--workspace", "ws-1", "--json"));
     expect(r.code, r.stderr).toBe(1);
