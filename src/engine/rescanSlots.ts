@@ -78,9 +78,11 @@ async function passKeys(client: Redis, pass: PassSpec, keys: Buffer[]): Promise<
 /**
  * Rescan the slots the watch deferred during the pass, each on the master serving it once
  * it is no longer on the move: its keys (GETKEYSINSLOT, or a SCAN of the node for a slot
- * too big for one command) go through the pass's batches like any others. Waits at most
- * --settle-timeout without progress for slots still moving; then stops with exit 3 and
- * names them: a pass never completes over slots it could not prove it visited.
+ * too big for one command) go through the pass's batches like any others, slot by slot.
+ * A slot whose batch meets a key on the move (a pair's new key in a migrating slot) stays
+ * owed and is tried again. Waits at most --settle-timeout without progress; then stops
+ * with exit 3 and names the slots: a pass never completes over slots it could not prove
+ * it visited.
  */
 export async function rescanSlots(
   pass: PassSpec,
@@ -98,60 +100,77 @@ export async function rescanSlots(
     const ready = view.masters
       .map((m) => ({ m, slots: m.slots.filter((s) => pending.has(s) && !moving.has(s)) }))
       .filter((r) => r.slots.length > 0);
-    if (ready.length === 0) {
-      if (Date.now() - progressAt > topology.settleMs) {
-        throw new RedisUnavailableError(
-          `${describeSlots(pending)} stayed on the move longer than --settle-timeout: their keys are not proven visited, so the run is not complete; the checkpoint is kept, run the same command again to resume`,
-        );
-      }
-      await sleep(500);
-      continue;
-    }
+    let settled = 0;
     try {
       for (const { m, slots } of ready) {
         for (let i = 0; i < slots.length && !ctx.stop(); i += 50) {
-          const group = slots.slice(i, i + 50);
-          await rescanGroup(pass, progress, ctx, m, group);
+          const done = await rescanGroup(pass, progress, ctx, m, slots.slice(i, i + 50));
           if (ctx.stop()) break; // a group cut short is still owed
-          await watch.settle(group, m.address);
+          await watch.settle(done, m.address);
           await ctx.checkpoint.saveNode(ctx.progressId, progress);
+          settled += done.length;
         }
       }
-      progressAt = Date.now();
       failures = 0;
     } catch (err) {
-      if (ctx.stop() || !(isTopologyError(err) || isMigrationError(err)) || ++failures > 20)
-        throw err;
+      if (ctx.stop() || !isTopologyError(err) || ++failures > 20) throw err;
       ctx.log(
         "warn",
         `rescan of moved slots: ${err instanceof Error ? err.message : String(err)}; retrying`,
       );
-      await sleep(500);
     }
+    if (settled > 0) {
+      progressAt = Date.now();
+      continue;
+    }
+    if (Date.now() - progressAt > topology.settleMs) {
+      const owed = watch.pending();
+      const onTheMove = owed.filter((s) => moving.has(s));
+      const held = owed.length - onTheMove.length;
+      throw new RedisUnavailableError(
+        `slots stayed on the move longer than --settle-timeout: ${describeSlots(onTheMove)} on the move` +
+          (held > 0 ? `, and ${held} slot(s) whose keys pair with keys on the move` : "") +
+          `; their keys are not proven visited, so the run is not complete; the checkpoint is kept, run the same command again to resume`,
+      );
+    }
+    await sleep(500);
   }
 }
 
+/** Keys per slot, each slot's in the pass's batches; the slots fully handled. */
 async function rescanGroup(
   pass: PassSpec,
   progress: NodeProgress,
   ctx: ShardContext & { batchSize: number; slotOf: (k: Buffer) => number },
   m: MasterClaim,
   slots: number[],
-): Promise<void> {
+): Promise<number[]> {
   const { keys: few, big } = await slotKeys(m.client, slots);
   const many = big.length > 0 ? await scanForSlots(m.client, pass, new Set(big), ctx.slotOf) : [];
   const keys = [...(await passKeys(m.client, pass, few)), ...many];
+  const bySlot = new Map<number, Buffer[]>(slots.map((s) => [s, []]));
+  for (const k of keys) bySlot.get(ctx.slotOf(k))?.push(k);
   const node = { id: m.id, address: m.address, serverRunId: m.runId, client: m.client };
-  for (let i = 0; i < keys.length && !ctx.stop(); i += ctx.batchSize) {
-    const batch = keys.slice(i, i + ctx.batchSize);
-    await ctx.limiter.take(batch.length, ctx.signal);
-    const outcome = await pass.processBatch(batch, {
-      node,
-      recheck: true,
-      parked: () => undefined,
-    });
-    account(progress, batch.length, outcome, ctx.findingsCap);
-    progress.counts.rescanned = (progress.counts.rescanned ?? 0) + batch.length;
-    ctx.tracker.emit(false);
+  const done: number[] = [];
+  for (const [slot, ofSlot] of bySlot) {
+    let whole = true;
+    for (let i = 0; i < ofSlot.length && !ctx.stop(); i += ctx.batchSize) {
+      const batch = ofSlot.slice(i, i + ctx.batchSize);
+      await ctx.limiter.take(batch.length, ctx.signal);
+      let outcome;
+      try {
+        outcome = await pass.processBatch(batch, { node, recheck: true, parked: () => undefined });
+      } catch (err) {
+        if (!isMigrationError(err)) throw err;
+        whole = false; // a pair's other key is on the move: this slot stays owed
+        break;
+      }
+      account(progress, batch.length, outcome, ctx.findingsCap);
+      progress.counts.rescanned = (progress.counts.rescanned ?? 0) + batch.length;
+      ctx.tracker.emit(false);
+    }
+    if (ctx.stop()) break;
+    if (whole) done.push(slot);
   }
+  return done;
 }
