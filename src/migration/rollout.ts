@@ -1,4 +1,5 @@
-import { Topology, topologyChangesSince } from "../engine/topology.js";
+import { topologyChangesSince } from "../engine/savedTopology.js";
+import { Topology } from "../engine/topology.js";
 import type { RedisTarget } from "../redis/target.js";
 import { keyCounts, type KeyCounts } from "./keyCounts.js";
 import type { KeySchema } from "./keySchema.js";

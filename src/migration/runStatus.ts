@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Checkpoint } from "../engine/checkpoint.js";
-import { savedTopology, type SavedTopology } from "../engine/topology.js";
+import { savedTopology, type SavedTopology } from "../engine/savedTopology.js";
 import { pidAlive, RunLock, type LockOwner } from "../engine/runLock.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import type { RedisClient } from "./redisClient.js";
