@@ -5,12 +5,11 @@ import { commandBudget } from "../redis/commandBudget.js";
 import type { NodeProgress } from "./checkpoint.js";
 import type { PassSpec } from "./runSpec.js";
 import { globPrefix, scanStep } from "./scanNode.js";
+import { sleep } from "./time.js";
 import { describeSlots } from "./slotRanges.js";
 import { isMigrationError, isTopologyError } from "./topology.js";
 import { account } from "./walkNode.js";
 import type { ShardContext } from "./walkShard.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Keys of one slot, if few enough for one GETKEYSINSLOT within the command budget. */
 async function slotKeys(
@@ -133,7 +132,7 @@ export async function rescanSlots(
           `; their keys are not proven visited, so the run is not complete; the checkpoint is kept, run the same command again to resume`,
       );
     }
-    await sleep(500);
+    await sleep(500, ctx.signal);
   }
 }
 

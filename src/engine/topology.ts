@@ -8,6 +8,7 @@ import {
   type TopologyView,
 } from "../redis/clusterView.js";
 import type { MasterNode, RedisTarget } from "../redis/target.js";
+import { sleep } from "./time.js";
 import { describeSlots, toRanges } from "./slotRanges.js";
 
 /**
@@ -50,8 +51,6 @@ export function isMigrationError(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : String(err);
   return /^(MOVED|ASK|TRYAGAIN)|non local key|CROSSSLOT/i.test(msg);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reads the deployment's topology and waits, within a bound, for it to settle. */
 export class Topology {

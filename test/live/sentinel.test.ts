@@ -282,7 +282,7 @@ describe("Sentinel without passwords", () => {
       newJobsPerSecond: 0,
     });
     const args = ["backfill", "--redis-url", h.url, ...prefixArgs(p), "--batch-size", "50"];
-    const run = startCli([...args, "--rate", "800", "--settle-timeout", "60s"]);
+    const run = startCli([...args, "--rate", "400", "--settle-timeout", "60s"]);
     await waitFor(
       "backfill progress",
       async () => (await checkpointProgress(redis, `${p}jm:backfill:checkpoint`)).scanned >= 800,
