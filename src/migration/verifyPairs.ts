@@ -14,6 +14,7 @@ import {
   replicaFirstComparer,
   type CompareOptions,
 } from "./verifyCompare.js";
+import { directFirstComparer } from "./verifyDirect.js";
 
 export interface VerifySettings {
   compare: CompareOptions;
@@ -75,9 +76,11 @@ export async function settleDivergences(
  */
 export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatch {
   const onMaster = comparerFor(target, s.compare);
+  // Pairs read on replicas are proven there; otherwise equal pairs are proven by plain
+  // pipelined reads and only the rest cost the exact comparer (see verifyDirect.ts).
   const first = s.replicas
     ? replicaFirstComparer(replicaComparer(target, s.replicas, s.compare), onMaster)
-    : onMaster;
+    : directFirstComparer(target, s.compare, onMaster);
   return async (keys, ctx) => {
     const out: BatchOutcome = { counts: {}, findings: [] };
     const sampled =

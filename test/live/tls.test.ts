@@ -132,6 +132,21 @@ describe("backfill over TLS (rediss://)", () => {
       const n = await readHashBuffers(redis, `${p}ai:job:${job.workspace_id}:${job.job_id}`);
       expect(sameHash(o, n), job.job_id).toBe(true);
     }
+    // verify reads pairs on a direct connection of its own (HLEN is sent only there): it
+    // must speak TLS with the same CA too.
+    await redis.config("RESETSTAT");
+    const v = await runCli([
+      "verify",
+      "--redis-url",
+      tlsUrl,
+      "--tls-ca",
+      files.ca,
+      ...prefixArgs(p),
+      "--json",
+    ]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(jsonOf(v).counts.equal).toBe(40);
+    expect(await redis.info("commandstats")).toMatch(/cmdstat_hlen:calls=80,/);
   });
 
   it("refuses the unknown certificate without --tls-ca: exit 3, one line, nothing changed", async () => {

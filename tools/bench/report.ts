@@ -47,6 +47,8 @@ export interface Goals {
   reported?: Omit<RatioGoal, "min">[];
   /** Ceiling for the tool's peak RSS; none where no issue states one. */
   rssMb?: number;
+  /** Redis CPU per key of row `a` at most `max` times that of row `b`. */
+  redisCpuPerKey?: { a: RowId; b: RowId; max: number };
 }
 
 const vsBaselines = (pipelined: number): RatioGoal[] => [
@@ -58,7 +60,16 @@ const vsBaselines = (pipelined: number): RatioGoal[] => [
 /** Single-instance targets by operation (the issues state them; a cluster is only reported). */
 export const GOALS: Record<string, Goals> = {
   backfill: { ratios: vsBaselines(2), rssMb: 150 },
-  verify: { ratios: vsBaselines(1.5), rssMb: 150 },
+  // Issue 10: at least 1.2x the server-side ceiling, and the server's CPU per pair at most
+  // 1.1x what two pipelined HGETALLs a pair cost it.
+  verify: {
+    ratios: [
+      ...vsBaselines(1.5).filter((g) => g.b !== "server-side"),
+      { a: "tool", b: "server-side", min: 1.2 },
+    ],
+    rssMb: 150,
+    redisCpuPerKey: { a: "tool", b: "two-hgetall", max: 1.1 },
+  },
   // Measured against the pipelined client only: the tool against it, and the tool with
   // --archive against it doing the same job (writing every hash out before deleting it).
   // tool+archive / pipelined (the client that archives nothing) is printed, not a target.
@@ -72,6 +83,12 @@ export const GOALS: Record<string, Goals> = {
 };
 
 const ratioName = (g: Omit<RatioGoal, "min">) => `${g.a} / ${g.b}`;
+
+/** µs of redis-server CPU (all masters) per key of a run; null when not measured. */
+export function redisUsPerKey(m: MethodResult | undefined): number | null {
+  if (!m || m.status !== "ok" || m.redisCpuPct == null || m.keys <= 0) return null;
+  return ((m.redisCpuPct / 100) * m.seconds * 1e6) / m.keys;
+}
 
 function ratioOf(methods: MethodResult[], a: RowId, b: RowId): number | null {
   const speed = (m: RowId) =>
@@ -106,6 +123,19 @@ export function analyse(
   if (kind === "single") {
     for (const r of g.ratios)
       targets.push(check(ratioName(r), ratios[ratioName(r)]!, `>= ${r.min}x`, (v) => v >= r.min));
+    const cpu = g.redisCpuPerKey;
+    if (cpu) {
+      const of = (id: RowId) => redisUsPerKey(methods.find((m) => m.method === id));
+      const [a, b] = [of(cpu.a), of(cpu.b)];
+      targets.push(
+        check(
+          `redis CPU/key ${cpu.a} / ${cpu.b}`,
+          a !== null && b ? a / b : null,
+          `<= ${cpu.max}x`,
+          (v) => v <= cpu.max,
+        ),
+      );
+    }
     const ceiling = g.rssMb;
     if (ceiling !== undefined)
       targets.push(check("tool peak RSS (MB)", rss, `< ${ceiling} MB`, (v) => v < ceiling));
@@ -131,7 +161,10 @@ export function printReport(r: OperationReport): void {
   if (has((m) => m.oldLeft)) cols.push(["old left", (m) => num(m.oldLeft)]);
   cols.push(["host CPU%", (m) => num(m.hostCpuPct)]);
   if (has((m) => m.clientCpuPct)) cols.push(["client CPU%", (m) => num(m.clientCpuPct)]);
-  if (has((m) => m.redisCpuPct)) cols.push(["redis CPU%", (m) => num(m.redisCpuPct)]);
+  if (has((m) => m.redisCpuPct)) {
+    cols.push(["redis CPU%", (m) => num(m.redisCpuPct)]);
+    cols.push(["redis µs/key", (m) => num(redisUsPerKey(m), 1)]);
+  }
   cols.push([
     "peak RSS MB",
     (m) => (m.rss ? `${num(m.rss.reportedMb, 1)} (sampled ${num(m.rss.sampledMb, 1)})` : ""),
@@ -170,6 +203,10 @@ export function printReport(r: OperationReport): void {
     const t = r.targets.find((x) => x.name === name);
     console.log(`  ${name.padEnd(26)} ${v === null ? "n/a" : `${num(v, 2)}x`}${verdict(t)}`);
   }
+  for (const t of r.targets.filter((t) => t.name.startsWith("redis CPU/key")))
+    console.log(
+      `  ${t.name.padEnd(26)} ${t.value === null ? "n/a" : `${num(t.value, 2)}x`}${verdict(t)}`,
+    );
   const rss = r.targets.find((t) => t.name.includes("RSS"));
   if (rss)
     console.log(

@@ -1,8 +1,11 @@
 import type { Target } from "./target.js";
 
 export type MethodId = "one-key" | "pipelined" | "server-side" | "tool";
-/** A report row: a method, or the tool run with --archive (cleanup: a different job). */
-export type RowId = MethodId | "tool+archive" | "pipelined+archive";
+/**
+ * A report row: a method, the tool run with --archive (cleanup: a different job), or
+ * verify's server-CPU floor (two HGETALLs a pair).
+ */
+export type RowId = MethodId | "tool+archive" | "pipelined+archive" | "two-hgetall";
 
 export interface RssInfo {
   /** stats.peakRssBytes as reported by the tool itself. */

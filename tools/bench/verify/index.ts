@@ -11,6 +11,7 @@ import { oneKeyVerify } from "./oneKey.js";
 import { pipelinedVerify } from "./pipelined.js";
 import { serverSideVerify } from "./serverSide.js";
 import { toolVerify } from "./tool.js";
+import { twoHgetallVerify } from "./twoHgetall.js";
 
 export interface VerifyBenchOptions {
   batchSize: number;
@@ -143,6 +144,16 @@ export async function benchVerify(
     console.log(line(r));
     results.push(r);
   }
+  // The server-CPU floor: two pipelined HGETALLs a pair, nothing compared.
+  process.stdout.write(`  ${"two-hgetall".padEnd(12)} ... `);
+  const floor = await withUsage(target, async () => ({
+    ...fromTally(
+      { method: "two-hgetall", status: "ok", copies: null, seconds: 0, keys: 0, keysPerSec: null },
+      await twoHgetallVerify(ctx),
+    ),
+  }));
+  console.log(line(floor));
+  results.push(floor);
   // Once more with the orphan pass (the tool's default), reported beside the compared run.
   process.stdout.write(`  ${"tool+orphans".padEnd(12)} ... `);
   const withOrphans = await withUsage(target, () =>
