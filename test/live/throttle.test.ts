@@ -84,7 +84,8 @@ describe.each(targets())("throttling and control of a running backfill on %s", (
   it("locks lists a running run's lock with its pid; release --force refuses while it lives and frees it after kill -9", async () => {
     const t = testKeys(redis, target.url, "locks");
     const jobs = await t.seed(1000);
-    const run = await t.start("--rate", "300", "--lock-ttl", "3000");
+    // A TTL long enough that the dead run's lock is still there when released on a loaded machine.
+    const run = await t.start("--rate", "300", "--lock-ttl", "30000");
     const pid = run.child.pid!;
     const release = ["locks", "release", "--force", "--run", "backfill"];
     const [listed, text, refused] = await Promise.all([
