@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { config as loadDotenv } from "dotenv";
 import { toolVersion } from "../version.js";
+import { acceptCommand } from "./commands/accept.js";
 import { backfillCommand } from "./commands/backfill.js";
 import { cleanupCommand } from "./commands/cleanup.js";
 import { ctlCommand } from "./commands/ctl.js";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     .addCommand(verifyCommand())
     .addCommand(cleanupCommand())
     .addCommand(restoreCommand())
+    .addCommand(acceptCommand())
     .addCommand(flagCommand())
     .addCommand(ctlCommand())
     .addCommand(locksCommand())

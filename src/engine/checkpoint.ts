@@ -10,6 +10,8 @@ export interface Finding {
   detail?: string;
   /** Structured details for JSON output (already safe to print). */
   data?: unknown;
+  /** A leftover in the accepted set (see migration/baseline.ts). */
+  accepted?: boolean;
 }
 
 /** Per-master progress: its own SCAN cursor, because cursors are per-node state. */

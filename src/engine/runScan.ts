@@ -147,7 +147,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       await checkpoint.create(state);
     }
     if (!passDone(spec.passes[0]!.name)) await reconcile(spec.passes[0]!.name, shards);
-    await spec.prepare?.();
+    await spec.prepare?.({ runId, resumed: resumable });
     let estimate = 0;
     for (const pass of spec.passes)
       estimate += await estimateKeys(masters(), Buffer.from(pass.keyPrefix));

@@ -69,7 +69,7 @@ export interface RunSpec {
   /** What to store as the scope's last completed result (default: the RunResult). */
   lastResult?: ((result: RunResult) => Record<string, unknown>) | undefined;
   /** Work to do once the lock is held, before the first batch (e.g. settle a crash's leftovers). */
-  prepare?: (() => Promise<void>) | undefined;
+  prepare?: ((run: { runId: string; resumed: boolean }) => Promise<void>) | undefined;
   /**
    * Work to do after the last batch, still under the lock, before the run is recorded as
    * completed (`completed` true: it may still throw to stop the run), and also when the run

@@ -4,6 +4,7 @@ import type { LoadLimits } from "../engine/loadGuard.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { RedisTarget } from "../redis/target.js";
+import { unaccepted, withBaseline } from "./baseline.js";
 import { copyAtomic } from "./copyAtomic.js";
 import { copyConfirm } from "./copyConfirm.js";
 import type { KeySchema } from "./keySchema.js";
@@ -28,13 +29,14 @@ export interface RunSettings {
 }
 
 /** No unmigratable and no unstable key: what exit 0 and the `backfilled` gate need. */
+/** No unmigratable key outside the accepted baseline, and no unstable key. */
 export function backfillClean(c: Record<string, number>): boolean {
-  return (c.unmigratable ?? 0) === 0 && (c.unstable ?? 0) === 0;
+  return unaccepted(c, "unmigratable") === 0 && (c.unstable ?? 0) === 0;
 }
 
 export interface BackfillResult extends RunResult {
   mode: "atomic" | "copy-then-confirm" | "reverse";
-  /** False when unmigratable or unstable keys were found (exit 1). */
+  /** False when unmigratable keys not accepted, or unstable keys, were found (exit 1). */
   clean: boolean;
 }
 
@@ -63,9 +65,12 @@ export async function backfill(
       {
         name: "main",
         keyPrefix: schema.oldPrefix,
-        processBatch: atomic
-          ? copyAtomic(target.client as Redis, schema)
-          : copyConfirm(target, schema),
+        processBatch: withBaseline(
+          target.client,
+          run.statePrefix,
+          atomic ? copyAtomic(target.client as Redis, schema) : copyConfirm(target, schema),
+          false,
+        ),
       },
     ],
   });

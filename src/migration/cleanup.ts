@@ -2,6 +2,7 @@ import { GuardRefusedError } from "../errors.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { Redis } from "ioredis";
 import type { RedisTarget } from "../redis/target.js";
+import { unaccepted, withBaseline } from "./baseline.js";
 import type { RunSettings } from "./backfill.js";
 import { RecreationWatch, type CleanupSettings } from "./cleanupBatch.js";
 import { cleanupCluster } from "./cleanupCluster.js";
@@ -86,7 +87,12 @@ export async function cleanup(
       {
         name: "main",
         keyPrefix: o.schema.oldPrefix,
-        processBatch: single?.processBatch ?? cleanupCluster(target, settings, watch),
+        processBatch: withBaseline(
+          target.client,
+          run.statePrefix,
+          single?.processBatch ?? cleanupCluster(target, settings, watch),
+          false,
+        ),
       },
     ],
     prepare: single && (() => settle(target, settings, run, single)),
@@ -111,7 +117,7 @@ export async function cleanup(
     executed: o.execute,
     forcedPast,
     clean:
-      (c.unmigratable ?? 0) === 0 &&
+      unaccepted(c, "unmigratable") === 0 &&
       (c.differs ?? 0) === 0 &&
       (c.newMissing ?? 0) === 0 &&
       (c.newWrongType ?? 0) === 0,

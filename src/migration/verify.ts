@@ -4,6 +4,7 @@ import { ReplicaReads } from "../redis/replicas.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "./backfill.js";
 import type { KeySchema } from "./keySchema.js";
+import { finishRecording, startRecording, withBaseline } from "./baseline.js";
 import { findOrphans } from "./orphans.js";
 import { runStatus } from "./runStatus.js";
 import { verifyPairs, type VerifySettings } from "./verifyPairs.js";
@@ -99,8 +100,16 @@ async function verifyOn(
     sink: o.sink,
     plan: o.plan,
   };
+  // A verify of the whole keyspace records its leftovers, the set `accept` can accept.
+  const whole = scope === "all";
+  const baseline = (p: PassSpec["processBatch"]) =>
+    withBaseline(target.client, run.statePrefix, p, whole);
   const passes: PassSpec[] = [
-    { name: "pairs", keyPrefix: o.schema.oldPrefix, processBatch: verifyPairs(target, settings) },
+    {
+      name: "pairs",
+      keyPrefix: o.schema.oldPrefix,
+      processBatch: baseline(verifyPairs(target, settings)),
+    },
   ];
   if (o.orphans) {
     // Once cleanup has deleted old keys, new keys without one are expected (see findOrphans).
@@ -121,13 +130,14 @@ async function verifyOn(
       passes.push({
         name: `orphans:${keyPrefix}`,
         keyPrefix,
-        processBatch: findOrphans(target, o.schema, { ...settings, afterCleanup }),
+        processBatch: baseline(findOrphans(target, o.schema, { ...settings, afterCleanup })),
       });
   }
   const summarize = (r: RunResult): VerifyResult => {
     const c = r.counts;
     return { ...r, scope, sampleFraction, clean: (c.confirmed ?? 0) === 0 };
   };
+  let recordingRun = "";
   const result = await runScan({
     ...run,
     target,
@@ -143,6 +153,22 @@ async function verifyOn(
       ttlToleranceMs: o.ttlToleranceMs,
     },
     passes,
+    prepare: whole
+      ? ({ runId }) => {
+          recordingRun = runId;
+          return startRecording(target.client, run.statePrefix, runId);
+        }
+      : undefined,
+    finish: whole
+      ? async (completed) => {
+          if (!completed) return;
+          const at = new Date().toISOString();
+          await finishRecording(target.client, run.statePrefix, {
+            runId: recordingRun,
+            finishedAt: at,
+          });
+        }
+      : undefined,
     lastResult: (r) => {
       const v = summarize(r);
       return {

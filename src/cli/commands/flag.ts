@@ -66,7 +66,15 @@ export function flagCommand(): Command {
     .description(
       "Show the flag (environment and Redis), the phase the data shows, each subcommand's last and current\n" +
         "run, key counts, and the next step with whether it is safe. --require <gate> exits 0 when the gate is\n" +
-        `met and 1 with the reasons otherwise. Gates: ${GATES.join(", ")}.`,
+        "met and 1 with the reasons otherwise; the next step is called safe exactly when the gate it needs is met.\n\n" +
+        "Gates:\n" +
+        "  backfilled           a backfill completed; no unstable key; no unmigratable key outside the accepted set\n" +
+        "                       (`jobs-migrate accept`), judged by the last full verify when one ran since\n" +
+        "  verified             backfilled, and a clean verify of the whole keyspace finished after it, within --max-age\n" +
+        "  ready-for-read-flip  verified; no run in progress or dead; the flag agrees; no partial old hash\n" +
+        "  ready-for-cleanup    a recent clean verify; no run in progress or dead; the flag on and agreeing;\n" +
+        "                       no partial old hash (old-schema writes are off)\n" +
+        "  done                 cleanup finished; only accepted unmigratable old keys are left",
     )
     .addOption(
       new Option("--flag-key <key>", "the Redis key where the team keeps AI_JOBS_NEW_SCHEMA").env(

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { unaccepted } from "../../migration/baseline.js";
 import { verify, type VerifyResult } from "../../migration/verify.js";
 import { ReportWriter } from "../../verify/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
@@ -15,7 +16,8 @@ export function verifyCommand(): Command {
     .description(
       "Compare each old job hash with its new key, byte for byte, re-reading divergent pairs before calling\n" +
         "them confirmed (a pair caught between the application's two writes is transient), then look for orphan\n" +
-        "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys.",
+        "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys not accepted\n" +
+        "(see `jobs-migrate accept`).",
     );
   withExitStatuses(
     cmd,
@@ -28,9 +30,10 @@ export function verifyCommand(): Command {
       ExitCode.Interrupted,
     ],
     {
-      [ExitCode.Ok]: "clean: no confirmed divergence, orphan or unmigratable key",
+      [ExitCode.Ok]:
+        "clean: no confirmed divergence or orphan, no unmigratable key outside the accepted set",
       [ExitCode.ProblemsFound]:
-        "completed, and found confirmed divergence, orphans or unmigratable keys",
+        "completed, and found confirmed divergence, orphans or unmigratable keys not accepted",
       [ExitCode.LocalFailure]:
         "--report or --metrics-file could not be written (the message names it)",
     },
@@ -73,7 +76,8 @@ export function verifyCommand(): Command {
       session.close();
       await report?.close();
       await publishMetrics(result, v.metricsFile, v.pushgateway);
-      const problems = (result.counts.confirmed ?? 0) + (result.counts.unmigratable ?? 0);
+      // Accepted leftovers (`jobs-migrate accept`) are listed but fail nothing.
+      const problems = (result.counts.confirmed ?? 0) + unaccepted(result.counts, "unmigratable");
       const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;
       if (opts.json) {
         const { findings, ...rest } = result;

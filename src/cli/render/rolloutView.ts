@@ -48,7 +48,22 @@ function runLine(name: string, r: RunStatus, estimate: number): string[] {
   return lines;
 }
 
-/** One screen: flag, phase, runs, key counts, next step. */
+/** What the last full verify left (unmigratable and foreign keys) and what is accepted. */
+function leftoverLines(s: RolloutState): string[] {
+  const l = s.leftovers;
+  const lines: string[] = [];
+  if (l.fromRun !== undefined)
+    lines.push(
+      `leftovers (verify run ${l.fromRun}): ${formatCount(l.unmigratable)} unmigratable old keys (${formatCount(l.unmigratableUnaccepted)} not accepted), ${formatCount(l.foreign)} foreign new keys`,
+    );
+  if (l.accepted)
+    lines.push(
+      `  accepted ${formatCount(l.accepted.count)} by ${l.accepted.who} at ${l.accepted.at}: "${l.accepted.reason}" (${l.accepted.digest})`,
+    );
+  return lines;
+}
+
+/** One screen: flag, phase, runs, key counts, leftovers, next step. */
 export function renderRollout(s: RolloutState, where: string, stream: NodeJS.WriteStream): string {
   const style = styleFor(stream);
   const flag = [`environment AI_JOBS_NEW_SCHEMA=${s.flag.env ?? "unset"}`];
@@ -64,6 +79,7 @@ export function renderRollout(s: RolloutState, where: string, stream: NodeJS.Wri
     ...runLine("verify", s.runs.verify, s.keys.old + s.keys.new),
     ...runLine("cleanup", s.runs.cleanup, s.keys.old),
     ...runLine("reverse", s.runs.reverse, s.keys.new),
+    ...leftoverLines(s),
     `next: ${s.next.step}`,
     `  ${s.next.safe ? style.green("safe") : style.yellow("not safe yet")}${s.next.reasons.map((r) => `\n  - ${r}`).join("")}`,
   ];

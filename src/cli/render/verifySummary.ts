@@ -1,3 +1,4 @@
+import { unaccepted } from "../../migration/baseline.js";
 import type { VerifyResult } from "../../migration/verify.js";
 import type { DivergenceRecord } from "../../migration/divergenceReport.js";
 import { formatCount, formatDuration, partialHashHint, styleFor, topologyLines } from "./style.js";
@@ -9,6 +10,7 @@ const ORDER = [
   "confirmed",
   "orphans",
   "unmigratable",
+  "unmigratableAccepted",
   "repaired",
   "repairPlanned",
   "repairFailed",
@@ -18,6 +20,7 @@ const ORDER = [
   "newChecked",
   "newOnly",
   "newForeign",
+  "foreignAccepted",
   "scanned",
   "rescanned",
 ];
@@ -49,11 +52,18 @@ export function renderVerifySummary(
 ): string {
   const style = styleFor(stream);
   const c = result.counts;
+  const open = unaccepted(c, "unmigratable");
   const verdict = !result.clean
     ? style.red("NOT CLEAN")
-    : (c.unmigratable ?? 0) > 0
-      ? style.yellow("CLEAN (no divergence), but unmigratable old keys were found")
-      : style.green("CLEAN");
+    : open > 0
+      ? style.yellow(
+          `CLEAN (no divergence), but ${formatCount(open)} unmigratable old key(s) not accepted were found`,
+        )
+      : (c.unmigratable ?? 0) > 0
+        ? style.green(
+            `CLEAN (its ${formatCount(c.unmigratable ?? 0)} unmigratable old key(s) are all accepted)`,
+          )
+        : style.green("CLEAN");
   const lines = [
     `verify completed (run ${result.runId}${result.resumed ? ", resumed" : ""}) on ${where} [${topology}], scope ${result.scope}, in ${formatDuration(result.durationMs / 1000)}: ${verdict}`,
   ];
@@ -78,7 +88,10 @@ export function renderVerifySummary(
     lines.push(
       `Foreign keys under the new prefix, not job records (showing ${foreign.length} of ${formatCount(c.newForeign ?? 0)}; never repaired or deleted, not divergences):`,
     );
-    for (const f of foreign) lines.push(`  ${f.key}  ${f.reason.slice("foreign ".length)}`);
+    for (const f of foreign)
+      lines.push(
+        `  ${f.key}  ${f.reason.slice("foreign ".length)}${f.accepted ? " (accepted)" : ""}`,
+      );
   }
   const unmigratable = result.findings.filter(
     (f) => !f.data && f.reason !== "repair_failed" && !f.reason.startsWith("foreign "),
@@ -87,7 +100,8 @@ export function renderVerifySummary(
     lines.push(
       `Unmigratable old keys (showing ${unmigratable.length} of ${formatCount(c.unmigratable ?? 0)}):`,
     );
-    for (const f of unmigratable) lines.push(`  ${f.key}  ${style.yellow(f.reason)}`);
+    for (const f of unmigratable)
+      lines.push(`  ${f.key}  ${f.accepted ? `${f.reason} (accepted)` : style.yellow(f.reason)}`);
   }
   lines.push(...topologyLines(result.topologyChanges));
   const hint = partialHashHint(c);

@@ -1,0 +1,134 @@
+import { writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { Command, Option } from "commander";
+import { ExitCode, LocalFailureError, UsageError } from "../../errors.js";
+import { fileFailureReason, isFileSystemError } from "../../fileFailure.js";
+import {
+  acceptFromLastVerify,
+  clearAccepted,
+  lastVerifyLeftovers,
+  listAccepted,
+} from "../../migration/accept.js";
+import { withExitStatuses } from "../exitHelp.js";
+import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { writeJsonResult } from "../render/jsonResult.js";
+import { openTarget } from "../runContext.js";
+
+/** Who an audit entry names: --actor / JOBS_MIGRATE_ACTOR, else user@host. */
+function actorOf(raw: Record<string, unknown>): string {
+  if (typeof raw.actor === "string" && raw.actor.trim() !== "") return raw.actor.trim();
+  return `${process.env.USER ?? process.env.LOGNAME ?? "unknown"}@${hostname()}`;
+}
+
+const ACTIONS = ["fromLast", "list", "clear", "export"] as const;
+
+export function acceptCommand(): Command {
+  const cmd = new Command("accept")
+    .summary("accept the current unmigratable and foreign keys as known leftovers (a baseline)")
+    .description(
+      "Record the exact set of unmigratable old keys and foreign new keys that the last complete verify of\n" +
+        "the whole keyspace found, as accepted: who, when, why, and a digest of the set, in an audit trail.\n" +
+        "Accepted keys still show in every summary and report, marked (accepted), but no longer fail verify's\n" +
+        "exit status, backfill's or the flag gates; any key not in the set (a new problem) fails them again.\n\n" +
+        "Examples:\n" +
+        '  jobs-migrate accept --from-last verify --reason "legacy jobs without workspace, JIRA-123"\n' +
+        "  jobs-migrate accept --list\n" +
+        "  jobs-migrate accept --export leftovers.jsonl     # every leftover, for whoever fixes the data\n" +
+        '  jobs-migrate accept --clear --reason "data fixed"',
+    )
+    .addOption(
+      new Option(
+        "--from-last <subcommand>",
+        "accept the leftovers of the last complete run of",
+      ).choices(["verify"]),
+    )
+    .addOption(new Option("--list", "show the accepted set, its record and the audit trail"))
+    .addOption(new Option("--clear", "forget the accepted set (with --reason)"))
+    .addOption(
+      new Option("--export <file>", "write every leftover of the last verify as JSON lines"),
+    )
+    .addOption(new Option("--reason <text>", "why (kept in the audit trail)"))
+    .addOption(
+      new Option("--actor <name>", "who, for the audit trail (default: user@host)").env(
+        "JOBS_MIGRATE_ACTOR",
+      ),
+    );
+  withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable, ExitCode.LocalFailure], {
+    [ExitCode.Ok]: "done (the set accepted, listed, cleared or exported)",
+    [ExitCode.LocalFailure]: "--export could not write its file (the message names it)",
+  });
+  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(commonSchema, raw);
+    const chosen = ACTIONS.filter((a) => raw[a] !== undefined && raw[a] !== false);
+    if (chosen.length !== 1)
+      throw new UsageError(
+        "accept takes one of --from-last verify, --list, --clear or --export <file>",
+      );
+    const reason = typeof raw.reason === "string" ? raw.reason.trim() : "";
+    if ((raw.fromLast || raw.clear) && reason === "")
+      throw new UsageError('accept needs --reason "…" for the audit trail');
+    const target = await openTarget(opts);
+    const client = target.client;
+    const who = actorOf(raw);
+    try {
+      if (raw.fromLast) {
+        const meta = await acceptFromLastVerify(client, opts.statePrefix, who, reason);
+        if (opts.json) writeJsonResult({ subcommand: "accept", exitCode: 0, ...meta });
+        else
+          process.stdout.write(
+            `accepted ${meta.count} leftover(s) of verify run ${meta.fromRun} (${meta.unmigratable} unmigratable old keys, ${meta.foreign} foreign new keys), ${meta.digest}; audit entry by ${meta.who}\n`,
+          );
+      } else if (raw.clear) {
+        const { cleared } = await clearAccepted(client, opts.statePrefix, who, reason);
+        if (opts.json) writeJsonResult({ subcommand: "accept --clear", exitCode: 0, cleared, who });
+        else
+          process.stdout.write(
+            `cleared the accepted set (${cleared} leftover(s)); audit entry by ${who}\n`,
+          );
+      } else if (raw.list) {
+        const l = await listAccepted(client, opts.statePrefix);
+        if (opts.json) writeJsonResult({ subcommand: "accept --list", exitCode: 0, ...l });
+        else process.stdout.write(renderList(l));
+      } else {
+        const file = String(raw.export);
+        const last = await lastVerifyLeftovers(client, opts.statePrefix);
+        const lines = last.leftovers.map(
+          (l) =>
+            `${JSON.stringify({ ...l, accepted: last.accepted.has(`${l.kind} ${l.reason} ${l.key}`) })}\n`,
+        );
+        try {
+          await writeFile(file, lines.join(""));
+        } catch (err) {
+          if (!isFileSystemError(err)) throw err;
+          throw new LocalFailureError(`--export ${file}: ${fileFailureReason(err)}`);
+        }
+        if (opts.json)
+          writeJsonResult({
+            subcommand: "accept --export",
+            exitCode: 0,
+            file,
+            count: lines.length,
+          });
+        else
+          process.stdout.write(
+            `wrote ${lines.length} leftover(s) of verify run ${last.runId} to ${file}\n`,
+          );
+      }
+    } finally {
+      await target.close();
+    }
+  });
+  return cmd;
+}
+
+function renderList(l: Awaited<ReturnType<typeof listAccepted>>): string {
+  if (!l.meta) return "no leftovers are accepted\n";
+  const m = l.meta;
+  const lines = [
+    `accepted ${m.count} leftover(s) (${m.unmigratable} unmigratable old keys, ${m.foreign} foreign new keys) of verify run ${m.fromRun}`,
+    `  by ${m.who} at ${m.at}: ${m.reason}`,
+    `  ${m.digest}`,
+    ...l.accepted.map((a) => `  ${a.kind.padEnd(12)} ${a.reason.padEnd(26)} ${a.key}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
