@@ -123,9 +123,22 @@ export async function runDemo(opts: DemoOptions = { print: true }): Promise<Demo
     say(`(exit status ${s}: the divergent pair is copied again from the old key)`);
     s = cli(["verify", ...url]);
     say(`(exit status ${s}: no divergence left; 1 only for the 3 unmigratable keys)`);
+    s = cli([
+      "accept",
+      ...url,
+      "--from-last",
+      "verify",
+      "--reason",
+      "3 legacy jobs without a workspace: they stay old-only",
+    ]);
+    say(`(exit status ${s}: those exact 3 keys are accepted, with who, when, why and a digest)`);
+    s = cli(["verify", ...url]);
+    say(`(exit status ${s}: clean; the accepted keys are still listed, marked accepted)`);
 
     s = cli(["flag", ...url]);
-    say(`(exit status ${s}: the flag is off, so reads still use the old keys)`);
+    say(
+      `(exit status ${s}: the flag is off, so reads still use the old keys; the next step is safe)`,
+    );
     s = cli(["cleanup", ...url]);
     say(`(exit status ${s}: a dry run, nothing deleted; it lists what it keeps)`);
     s = cli(["cleanup", ...url, "--execute"]);
@@ -133,12 +146,10 @@ export async function runDemo(opts: DemoOptions = { print: true }): Promise<Demo
     const on = { AI_JOBS_NEW_SCHEMA: "on" };
     s = cli(["cleanup", ...url, "--execute", "--archive", "archive.jsonl"], on);
     say(
-      `(exit status ${s}: old keys deleted, each first written to archive.jsonl; the 3 malformed kept)`,
+      `(exit status ${s}: old keys deleted, each first written to archive.jsonl; the 3 accepted kept)`,
     );
-    s = cli(["flag", ...url, "--count"], on);
-    say(
-      `(exit status ${s}: exact counts; only the 3 malformed old keys are left, for a person to fix)`,
-    );
+    s = cli(["flag", ...url, "--count", "--require", "done"], on);
+    say(`(exit status ${s}: done: only the 3 accepted old keys are left; the gate agrees)`);
 
     s = cli(["restore", ...url, "--from", "archive.jsonl"]);
     say(`(exit status ${s}: a rollback: every deleted old key is back, with its TTL)`);

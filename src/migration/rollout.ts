@@ -159,7 +159,7 @@ const GATE_OF: Partial<Record<Phase, Gate>> = {
  * The next step and whether it is safe: safe exactly when the gate that step needs is met
  * (unmetReasons, the same function `flag --require` asks), so the two never disagree.
  */
-function nextStep(
+export function nextStep(
   s: Omit<RolloutState, "next">,
   maxAgeMs: number,
   now?: Date,

@@ -66,6 +66,10 @@ export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
       unmigratable.inc({ reason: label }, value);
     }
   }
+  gauge(
+    "unmigratable_unaccepted",
+    "Unmigratable old keys not in the accepted set (`jobs-migrate accept`): alert on this.",
+  ).set(Math.max(0, (c.unmigratable ?? 0) - (c.unmigratableAccepted ?? 0)));
   gauge("clean", "1 if the last verify run found nothing wrong, else 0.").set(result.clean ? 1 : 0);
   gauge("last_completed_timestamp_seconds", "When the last verify run finished.").set(
     result.finishedAt.getTime() / 1000,

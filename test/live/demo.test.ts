@@ -15,11 +15,16 @@ describe("npm run demo", () => {
       ["verify ", 1],
       ["verify --repair", 1],
       ["verify ", 1],
+      [
+        "accept --from-last verify --reason 3 legacy jobs without a workspace: they stay old-only",
+        0,
+      ],
+      ["verify ", 0],
       ["flag ", 0],
-      ["cleanup ", 1],
+      ["cleanup ", 0],
       ["cleanup --execute", 5],
-      ["cleanup --execute --archive archive.jsonl", 1],
-      ["flag --count", 0],
+      ["cleanup --execute --archive archive.jsonl", 0],
+      ["flag --count --require done", 0],
       ["restore --from archive.jsonl", 0],
     ]);
     const out = steps.map((s) => s.stdout);
@@ -28,10 +33,15 @@ describe("npm run demo", () => {
     expect(out[1]).toContain('result: old {"ok":true,"token":"[REDACTED]"}');
     expect(out[2]).toMatch(/repaired\s+1\b/);
     expect(out[3]).toMatch(/CLEAN \(no divergence\)/);
-    expect(out[7]).toMatch(/deleted\s+20,000/);
-    expect(out[8]).toMatch(/phase\s+cleaning up/);
-    expect(out[8]).toMatch(/the last cleanup kept 3 old key\(s\) it cannot prove safe to delete/);
-    expect(out[9]).toMatch(/restored\s+20,000/);
+    expect(out[4]).toMatch(/accepted 3 leftover\(s\)/);
+    expect(out[5]).toMatch(/all accepted/);
+    // Reads not flipped yet: the next step is the flip, and it is safe (its gate is met).
+    expect(out[6]).toMatch(/next: flip reads[^\n]*\n\s+safe/);
+    expect(out[9]).toMatch(/deleted\s+20,000/);
+    expect(out[10]).toMatch(/phase\s+done/);
+    expect(out[10]).toMatch(/next: nothing left[^\n]*\n\s+safe/);
+    expect(out[10]).toMatch(/gate done: met/);
+    expect(out[11]).toMatch(/restored\s+20,000/);
     for (const text of out) expect(text).not.toContain("xoxb-demo-secret");
   });
 });
