@@ -2,7 +2,7 @@ import { commandBudget } from "../redis/commandBudget.js";
 import { connect } from "../redis/connect.js";
 import { describeEndpoint, parseRedisUrl, type RedisEndpoint } from "../redis/redisUrl.js";
 import type { RedisTarget } from "../redis/target.js";
-import type { RunSettings } from "../migration/backfill.js";
+import type { RunSettings } from "../migration/runSettings.js";
 import type { KeySchema } from "../migration/keySchema.js";
 import { toolVersion } from "../version.js";
 import type { CommonOptions } from "./options.js";

@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
-import type { RunEventListener } from "../engine/events.js";
-import type { LoadLimits } from "../engine/loadGuard.js";
+import type { RunSettings } from "./runSettings.js";
 import { stateKeys } from "../engine/stateKeys.js";
 import { runScan, type RunResult } from "../engine/runScan.js";
 import type { RedisTarget } from "../redis/target.js";
@@ -10,23 +9,6 @@ import { copyConfirm } from "./copyConfirm.js";
 import type { KeySchema } from "./keySchema.js";
 import { reverseAtomic, reverseCluster } from "./reverse.js";
 import { Tombstones } from "./tombstones.js";
-
-export interface RunSettings {
-  statePrefix: string;
-  batchSize: number;
-  rate: number;
-  lockTtlMs: number;
-  restart: boolean;
-  findingsCap: number;
-  version: string;
-  signal?: AbortSignal | undefined;
-  onEvent?: RunEventListener | undefined;
-  targetBatchMs?: number | undefined;
-  loadLimits?: LoadLimits | undefined;
-  maxPauseMs?: number | undefined;
-  /** How long a run waits for the deployment to settle after a failover (exit 3 after). */
-  settleMs?: number | undefined;
-}
 
 /** No unmigratable and no unstable key: what exit 0 and the `backfilled` gate need. */
 /** No unmigratable key outside the accepted baseline, and no unstable key. */

@@ -3,7 +3,7 @@ import { runScan, type RunResult } from "../engine/runScan.js";
 import type { Redis } from "ioredis";
 import type { RedisTarget } from "../redis/target.js";
 import { unaccepted, withBaseline } from "./baseline.js";
-import type { RunSettings } from "./backfill.js";
+import type { RunSettings } from "./runSettings.js";
 import { RecreationWatch, type CleanupSettings } from "./cleanupBatch.js";
 import { cleanupCluster } from "./cleanupCluster.js";
 import { cleanupAtomic, type SingleCleanup } from "./cleanupSingle.js";

@@ -2,10 +2,9 @@ import { sleep } from "../engine/time.js";
 import { GuardRefusedError } from "../errors.js";
 import type { BatchOutcome } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
-import { tally } from "./copyAtomic.js";
+import { add, tally } from "./outcomes.js";
 import { displayBytes, UNMIGRATABLE_CODES, type KeySchema } from "./keySchema.js";
 import type { Tombstones } from "./tombstones.js";
-import { add } from "./verifyPairs.js";
 import { commandBudget } from "../redis/commandBudget.js";
 
 export interface CleanupSettings {

@@ -7,13 +7,12 @@ import {
   type CleanupSettings,
   type RecreationWatch,
 } from "./cleanupBatch.js";
-import { tally } from "./copyAtomic.js";
+import { add, tally } from "./outcomes.js";
 import { sameHash, toFlat } from "./hashFields.js";
 import { displayBytes, mapOldKey } from "./keySchema.js";
 import { listOversized, oversizedAmong } from "./oversized.js";
 import { dumpJobs, type JobDump } from "./snapshots.js";
-import { readStates } from "./verifyCompare.js";
-import { add } from "./verifyPairs.js";
+import { readStates } from "./nodeReads.js";
 import { commandBudget } from "../redis/commandBudget.js";
 
 async function archiveVictims(

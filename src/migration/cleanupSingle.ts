@@ -12,7 +12,7 @@ import { displayBytes } from "./keySchema.js";
 import { commandBudget } from "../redis/commandBudget.js";
 import { cleanupCluster, WHOLE_KEY } from "./cleanupCluster.js";
 import { listOversized, oversizedAmong } from "./oversized.js";
-import { add } from "./verifyPairs.js";
+import { add } from "./outcomes.js";
 
 /**
  * The items compareAndDelete-n.lua joined with zero bytes, or null when a field itself

@@ -1,14 +1,9 @@
 import type { Redis } from "ioredis";
 import { commandBudget } from "../redis/commandBudget.js";
 import { listOversized, oversizedAmong } from "./oversized.js";
-import type { Finding } from "../engine/checkpoint.js";
+import { tally } from "./outcomes.js";
 import type { BatchOutcome, ProcessBatch } from "../engine/runScan.js";
-import {
-  displayBytes,
-  UNMIGRATABLE_CODES,
-  type KeySchema,
-  type Unmigratable,
-} from "./keySchema.js";
+import { UNMIGRATABLE_CODES, type KeySchema, type Unmigratable } from "./keySchema.js";
 
 /** copyIfAbsent-n.lua's one-letter codes, in one place. */
 const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "vanished"> = {
@@ -22,21 +17,6 @@ const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "van
 /** What backfill says of an oversized key it copied. */
 export const COPIED_WHOLE =
   "copied in one command longer than --max-command-ms (Redis copies a key only whole)";
-
-/** Count one key's outcome into a batch outcome (shared by both copy strategies). */
-export function tally(
-  out: BatchOutcome,
-  key: Buffer,
-  result: "copied" | "alreadyPresent" | Unmigratable | "vanished",
-): void {
-  if (result === "copied" || result === "alreadyPresent" || result === "vanished") {
-    out.counts[result] = (out.counts[result] ?? 0) + 1;
-    return;
-  }
-  out.counts.unmigratable = (out.counts.unmigratable ?? 0) + 1;
-  out.counts[`unmigratable.${result}`] = (out.counts[`unmigratable.${result}`] ?? 0) + 1;
-  out.findings.push({ key: displayBytes(key), reason: result } satisfies Finding);
-}
 
 /**
  * Backfill on a single instance: short script calls (a batch in chunks) check and copy

@@ -83,3 +83,17 @@ export function displayBytes(b: Buffer): string {
     )
     .join("");
 }
+
+/** The old key a new job key belongs to, or undefined for a key of another shape. */
+export function oldKeyOf(
+  schema: KeySchema,
+  newKey: Buffer,
+): { oldKey: Buffer; workspaceId: Buffer } | undefined {
+  const rest = newKey.subarray(Buffer.byteLength(schema.newPrefix));
+  const colon = rest.indexOf(0x3a);
+  if (colon <= 0 || colon === rest.length - 1) return undefined;
+  return {
+    workspaceId: rest.subarray(0, colon),
+    oldKey: Buffer.concat([Buffer.from(schema.oldPrefix), rest.subarray(colon + 1)]),
+  };
+}

@@ -1,25 +1,12 @@
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
-import { displayBytes, type KeySchema } from "./keySchema.js";
+import { displayBytes, oldKeyOf, type KeySchema } from "./keySchema.js";
 import type { Divergence } from "./pairDiff.js";
 import { recheck } from "./recheck.js";
 import { inSample } from "./sampling.js";
-import { workspacesOf } from "./verifyCompare.js";
-import { add, settleDivergences, type VerifySettings } from "./verifyPairs.js";
-
-/** The old key a new job key belongs to, or undefined for a key of another shape. */
-export function oldKeyOf(
-  schema: KeySchema,
-  newKey: Buffer,
-): { oldKey: Buffer; workspaceId: Buffer } | undefined {
-  const rest = newKey.subarray(Buffer.byteLength(schema.newPrefix));
-  const colon = rest.indexOf(0x3a);
-  if (colon <= 0 || colon === rest.length - 1) return undefined;
-  return {
-    workspaceId: rest.subarray(0, colon),
-    oldKey: Buffer.concat([Buffer.from(schema.oldPrefix), rest.subarray(colon + 1)]),
-  };
-}
+import { workspacesOf } from "./nodeReads.js";
+import { add } from "./outcomes.js";
+import { settleDivergences, type VerifySettings } from "./verifyPairs.js";
 
 /** Why a key under the new prefix is not a job record (foreign), or undefined: a job. */
 export type ForeignReason =

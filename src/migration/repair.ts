@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import type { RedisTarget } from "../redis/target.js";
-import { confirmPair } from "./copyConfirm.js";
+import { confirmPair } from "./confirmPair.js";
 import type { Divergence } from "./pairDiff.js";
 import { dumpJobs, restoreIfAbsent } from "./snapshots.js";
 

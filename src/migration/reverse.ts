@@ -2,12 +2,11 @@ import type { Cluster, Redis } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
 import type { RedisTarget } from "../redis/target.js";
 import { toFlat } from "./hashFields.js";
-import { displayBytes, type KeySchema } from "./keySchema.js";
-import { oldKeyOf } from "./orphans.js";
+import { displayBytes, oldKeyOf, type KeySchema } from "./keySchema.js";
 import { restoreIfAbsent, dumpJobs } from "./snapshots.js";
 import type { Tombstones } from "./tombstones.js";
-import { readStates } from "./verifyCompare.js";
-import { add } from "./verifyPairs.js";
+import { readStates } from "./nodeReads.js";
+import { add } from "./outcomes.js";
 import { commandBudget } from "../redis/commandBudget.js";
 
 export interface ReverseSettings {

@@ -2,7 +2,7 @@ import { estimateKeys } from "../engine/estimate.js";
 import { runScan, type PassSpec, type RunResult } from "../engine/runScan.js";
 import { ReplicaReads } from "../redis/replicas.js";
 import type { RedisTarget } from "../redis/target.js";
-import type { RunSettings } from "./backfill.js";
+import type { RunSettings } from "./runSettings.js";
 import type { KeySchema } from "./keySchema.js";
 import { finishRecording, startRecording, withBaseline } from "./baseline.js";
 import { findOrphans } from "./orphans.js";

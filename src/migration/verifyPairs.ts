@@ -1,7 +1,7 @@
 import type { BatchOutcome, ProcessBatch } from "../engine/runSpec.js";
 import type { ReplicaReads } from "../redis/replicas.js";
 import type { RedisTarget } from "../redis/target.js";
-import { tally } from "./copyAtomic.js";
+import { add, tally } from "./outcomes.js";
 import { describeDivergence, type DivergenceRecord } from "./divergenceReport.js";
 import { displayBytes, type Unmigratable } from "./keySchema.js";
 import type { Divergence } from "./pairDiff.js";
@@ -28,10 +28,6 @@ export interface VerifySettings {
   sink?: ((record: DivergenceRecord) => Promise<void>) | undefined;
   /** A planned repair, with --repair --dry-run. */
   plan?: ((line: string) => void) | undefined;
-}
-
-export function add(out: BatchOutcome, key: string, n = 1): void {
-  out.counts[key] = (out.counts[key] ?? 0) + n;
 }
 
 /** Count, sample, report and (if asked) repair the decided divergences of one batch. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { oldKeyOf } from "../../src/migration/orphans.js";
+import { oldKeyOf } from "../../src/migration/keySchema.js";
 import { diffPair, ttlsDiffer, type KeyState } from "../../src/migration/pairDiff.js";
 import { recheck } from "../../src/migration/recheck.js";
 import { inSample } from "../../src/migration/sampling.js";
