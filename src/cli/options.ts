@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
-import { DEFAULT_SCHEMA } from "../migration/keySchema.js";
+import { DEFAULT_SCHEMA } from "../migration/shared/keySchema.js";
 import { MASTER_NAME, parseHostList } from "../redis/redisUrl.js";
 
 /** Connection and run options every subcommand shares; `.env` variables noted in README. */

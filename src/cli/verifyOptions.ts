@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
-import { isValidWorkspaceId } from "../migration/keySchema.js";
+import { isValidWorkspaceId } from "../migration/shared/keySchema.js";
 
 /** verify's own options, beside the common ones. */
 export function addVerifyOptions(cmd: Command): Command {

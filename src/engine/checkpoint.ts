@@ -10,7 +10,7 @@ export interface Finding {
   detail?: string;
   /** Structured details for JSON output (already safe to print). */
   data?: unknown;
-  /** A leftover in the accepted set (see migration/baseline.ts). */
+  /** A leftover in the accepted set (see migration/shared/baseline.ts). */
   accepted?: boolean;
 }
 

@@ -6,7 +6,11 @@
  */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { mapOldKey, type KeySchema, type Unmigratable } from "../../src/migration/keySchema.js";
+import {
+  mapOldKey,
+  type KeySchema,
+  type Unmigratable,
+} from "../../src/migration/shared/keySchema.js";
 import { connect } from "../../src/redis/connect.js";
 import { parseRedisUrl } from "../../src/redis/redisUrl.js";
 import type { RedisTarget } from "../../src/redis/target.js";

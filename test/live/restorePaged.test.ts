@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { restoreInPages, restoresInPages } from "../../src/migration/restorePaged.js";
+import { restoreInPages, restoresInPages } from "../../src/migration/cleanup/restorePaged.js";
 import { readHashBuffers } from "../support/appTraffic.js";
 import {
   connect,

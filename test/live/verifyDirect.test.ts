@@ -1,20 +1,20 @@
 /**
  * Verify's pass 1 proves equal pairs with plain pipelined reads on direct connections
- * (src/migration/verifyDirect.ts) and hands every other pair to the exact comparer. Proven
+ * (src/migration/verify/verifyDirect.ts) and hands every other pair to the exact comparer. Proven
  * here on real servers: it calls equal exactly the pairs the exact comparer calls equal,
  * passes on everything else, reads nothing too big for one command, and its connection
  * authenticates as the run's does and comes back after being closed.
  */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { KeySchema } from "../../src/migration/keySchema.js";
+import type { KeySchema } from "../../src/migration/shared/keySchema.js";
 import {
   comparerFor,
   type Comparer,
   type CompareOptions,
   type PairOutcome,
-} from "../../src/migration/verifyCompare.js";
-import { directFirstComparer } from "../../src/migration/verifyDirect.js";
+} from "../../src/migration/verify/verifyCompare.js";
+import { directFirstComparer } from "../../src/migration/verify/verifyDirect.js";
 import { commandBudget } from "../../src/redis/commandBudget.js";
 import { connect } from "../../src/redis/connect.js";
 import { directFor } from "../../src/redis/directReads.js";

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { fromFlat, sameHash, toFlat, type HashBytes } from "../../src/migration/hashFields.js";
+import {
+  fromFlat,
+  sameHash,
+  toFlat,
+  type HashBytes,
+} from "../../src/migration/shared/hashFields.js";
 
 const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x0a]);
 

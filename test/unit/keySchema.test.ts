@@ -5,7 +5,7 @@ import {
   isValidWorkspaceId,
   mapOldKey,
   type Mapping,
-} from "../../src/migration/keySchema.js";
+} from "../../src/migration/shared/keySchema.js";
 
 const b = (s: string | number[]): Buffer =>
   typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);

@@ -14,7 +14,7 @@ import {
   pushToGateway,
   writeTextfile,
   type VerifyMetricsInput,
-} from "../../src/verify/metrics.js";
+} from "../../src/output/metrics.js";
 
 const SCOPE = "workspaces=ws-1,ws-2";
 

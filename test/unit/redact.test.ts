@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isSensitiveKey, REDACTED, redactValue } from "../../src/verify/redact.js";
+import { isSensitiveKey, REDACTED, redactValue } from "../../src/output/redact.js";
 
 const SECRET = "s3cr3t-V4lue-42";
 const SECRET_HEX = Buffer.from(SECRET).toString("hex");

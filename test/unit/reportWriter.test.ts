@@ -7,8 +7,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ExitCode, LocalFailureError } from "../../src/errors.js";
-import { redactValue } from "../../src/verify/redact.js";
-import { ReportWriter } from "../../src/verify/reportWriter.js";
+import { redactValue } from "../../src/output/redact.js";
+import { ReportWriter } from "../../src/output/reportWriter.js";
 
 // A collection before each measurement, so that only what is still referenced counts.
 setFlagsFromString("--expose-gc");

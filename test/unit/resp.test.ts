@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sameFields } from "../../src/migration/verifyDirect.js";
+import { sameFields } from "../../src/migration/verify/verifyDirect.js";
 import {
   bulkOffsets,
   encodeCommands,

@@ -8,7 +8,7 @@ import {
   unmetReasons,
   type Phase,
   type RolloutState,
-} from "../../src/migration/rollout.js";
+} from "../../src/migration/rollout/rollout.js";
 
 const NOW = new Date("2026-12-03T12:00:00Z");
 const ago = (min: number) => new Date(NOW.getTime() - min * 60_000).toISOString();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitJoined } from "../../src/migration/cleanupSingle.js";
+import { splitJoined } from "../../src/migration/cleanup/cleanupSingle.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 const join = (items: string[]) => b(items.join("\0"));

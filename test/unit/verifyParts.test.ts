@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { oldKeyOf } from "../../src/migration/keySchema.js";
-import { diffPair, ttlsDiffer, type KeyState } from "../../src/migration/pairDiff.js";
-import { recheck } from "../../src/migration/recheck.js";
-import { inSample } from "../../src/migration/sampling.js";
+import { oldKeyOf } from "../../src/migration/shared/keySchema.js";
+import { diffPair, ttlsDiffer, type KeyState } from "../../src/migration/shared/pairDiff.js";
+import { recheck } from "../../src/migration/verify/recheck.js";
+import { inSample } from "../../src/migration/verify/sampling.js";
 
 const b = (s: string | number[]) => (typeof s === "string" ? Buffer.from(s) : Buffer.from(s));
 const hash = (fields: Record<string, Buffer | string>, pttl = -1): KeyState => ({

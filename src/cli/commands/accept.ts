@@ -8,7 +8,7 @@ import {
   clearAccepted,
   lastVerifyLeftovers,
   listAccepted,
-} from "../../migration/accept.js";
+} from "../../migration/rollout/accept.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";

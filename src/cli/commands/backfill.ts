@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { backfill, reverseBackfill } from "../../migration/backfill.js";
+import { backfill, reverseBackfill } from "../../migration/backfill/backfill.js";
 import { commonSchema, addCommonOptions, parseOptions } from "../options.js";
 import { renderSummary } from "../render/runSummary.js";
 import { writeJsonResult } from "../render/jsonResult.js";

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { GATES, readRollout, unmetReasons, type Gate } from "../../migration/rollout.js";
+import { GATES, readRollout, unmetReasons, type Gate } from "../../migration/rollout/rollout.js";
 import { sleep } from "../../engine/time.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { restoreArchive } from "../../migration/restore.js";
+import { restoreArchive } from "../../migration/cleanup/restore.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatCount } from "../render/style.js";

@@ -1,9 +1,9 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { unaccepted } from "../../migration/baseline.js";
-import { verify, type VerifyResult } from "../../migration/verify.js";
-import { ReportWriter } from "../../verify/reportWriter.js";
+import { unaccepted } from "../../migration/shared/baseline.js";
+import { verify, type VerifyResult } from "../../migration/verify/verify.js";
+import { ReportWriter } from "../../output/reportWriter.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
@@ -43,7 +43,7 @@ export function verifyCommand(): Command {
     const v = parseOptions(verifySchema, raw);
     // Opened first: a report path that cannot be written fails (exit 6) before any work.
     if (v.metricsFile)
-      await (await import("../../verify/metrics.js")).checkTextfilePath(v.metricsFile);
+      await (await import("../../output/metrics.js")).checkTextfilePath(v.metricsFile);
     const report = v.report ? await ReportWriter.open(v.report) : undefined;
     const session = runSession("verify", opts, [
       "checked",
@@ -119,7 +119,7 @@ async function publishMetrics(
   if (!file && !gateway) return;
   // prom-client is loaded only when metrics are asked for: it is most of start-up time.
   const { buildVerifyMetrics, pushToGateway, writeTextfile } =
-    await import("../../verify/metrics.js");
+    await import("../../output/metrics.js");
   const registry = buildVerifyMetrics({
     runId: result.runId,
     scope: result.scope,

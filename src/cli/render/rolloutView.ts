@@ -1,5 +1,5 @@
-import type { RolloutState } from "../../migration/rollout.js";
-import type { RunStatus } from "../../migration/runStatus.js";
+import type { RolloutState } from "../../migration/rollout/rollout.js";
+import type { RunStatus } from "../../migration/shared/runStatus.js";
 import { formatCount, formatDuration, styleFor } from "./style.js";
 
 function runLine(name: string, r: RunStatus, estimate: number): string[] {

@@ -1,6 +1,6 @@
-import { unaccepted } from "../../migration/baseline.js";
-import type { VerifyResult } from "../../migration/verify.js";
-import type { DivergenceRecord } from "../../migration/divergenceReport.js";
+import { unaccepted } from "../../migration/shared/baseline.js";
+import type { VerifyResult } from "../../migration/verify/verify.js";
+import type { DivergenceRecord } from "../../migration/verify/divergenceReport.js";
 import { formatCount, formatDuration, partialHashHint, styleFor, topologyLines } from "./style.js";
 
 const ORDER = [
