@@ -1,6 +1,8 @@
+import { hostname } from "node:os";
 import type { RedisTarget } from "../redis/target.js";
-import type { LockOwner } from "./runLock.js";
+import { describeOwner, pidAlive, type LockOwner } from "./runLock.js";
 import { globPrefix, scanStep } from "./scanNode.js";
+import { sleep } from "./time.js";
 
 export interface LockInfo {
   /** The run's scope, e.g. "backfill", "verify:workspaces=ws-1". */
@@ -33,4 +35,32 @@ export async function findLocks(target: RedisTarget, statePrefix: string): Promi
     } while (cursor !== "0");
   }
   return out.sort((a, b) => a.scope.localeCompare(b.scope));
+}
+
+/** What a listing can tell of a lock's holder without waiting. */
+export function holderState(owner: LockOwner | undefined): string {
+  if (!owner || owner.host !== hostname()) return "holder on another host";
+  return pidAlive(owner.pid) ? "alive" : "dead (pid gone)";
+}
+
+/**
+ * The stale-lock rule, beside the takeover logic of RunLock: why the holder of `lock` is
+ * alive, or undefined when it is provably dead. On this host its pid answers; on another
+ * host a live holder renews its lock every third of its TTL, so the lock is watched for
+ * longer than that: without a renewal its TTL drops by exactly the time waited.
+ */
+export async function whyHolderAlive(
+  target: RedisTarget,
+  lock: LockInfo,
+): Promise<string | undefined> {
+  const owner = lock.owner;
+  if (owner && owner.host === hostname())
+    return pidAlive(owner.pid) ? `the holder is alive (${describeOwner(owner)})` : undefined;
+  const before = await target.client.pttl(lock.key);
+  const t0 = Date.now();
+  await sleep(Math.min(Math.max(before, 0) / 3 + 1000, 25_000));
+  const after = await target.client.pttl(lock.key);
+  if (after > before - (Date.now() - t0) + 200)
+    return `the lock's heartbeat is alive (renewed while watched): ${owner ? describeOwner(owner) : lock.key}`;
+  return undefined;
 }

@@ -2,7 +2,13 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { GATES, readRollout, unmetReasons, type Gate } from "../../migration/rollout/rollout.js";
+import {
+  GATES,
+  readRollout,
+  setFlag,
+  unmetReasons,
+  type Gate,
+} from "../../migration/rollout/rollout.js";
 import { sleep } from "../../engine/time.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
@@ -36,22 +42,12 @@ function setCommand(): Command {
       throw new UsageError('flag set needs --reason "…" for the audit trail');
     const target = await openTarget(opts);
     try {
-      // SET … GET: the previous value comes back with the same command that replaces it.
-      const previous = (await target.client.call("SET", raw.flagKey, value, "GET")) as
-        string | null;
-      const entry = {
-        at: new Date().toISOString(),
-        who: `${process.env.USER ?? process.env.LOGNAME ?? "unknown"}@${hostname()}`,
-        reason: raw.reason,
-        previous,
-        value,
-      };
-      await target.client.lpush(`${raw.flagKey}:audit`, JSON.stringify(entry));
-      await target.client.ltrim(`${raw.flagKey}:audit`, 0, 999);
+      const who = `${process.env.USER ?? process.env.LOGNAME ?? "unknown"}@${hostname()}`;
+      const entry = await setFlag(target.client, raw.flagKey, value, who, raw.reason);
       if (opts.json) writeJsonResult({ subcommand: "flag set", exitCode: 0, ...entry });
       else
         process.stdout.write(
-          `flag ${raw.flagKey}: ${previous ?? "unset"} -> ${value} (audit entry by ${entry.who})\n`,
+          `flag ${raw.flagKey}: ${entry.previous ?? "unset"} -> ${value} (audit entry by ${entry.who})\n`,
         );
     } finally {
       await target.close();

@@ -1,10 +1,8 @@
-import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, LockHeldError, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { findLocks } from "../../engine/lockList.js";
-import { pidAlive, describeOwner } from "../../engine/runLock.js";
-import { sleep } from "../../engine/time.js";
+import { findLocks, holderState, whyHolderAlive } from "../../engine/lockList.js";
+import { describeOwner } from "../../engine/runLock.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatDuration } from "../render/style.js";
@@ -30,22 +28,8 @@ function releaseCommand(): Command {
       if (!lock) throw new UsageError(`no lock is held for ${raw.run}`);
       const owner = lock.owner;
       const value = await target.client.get(lock.key);
-      if (owner && owner.host === hostname()) {
-        if (pidAlive(owner.pid))
-          throw new LockHeldError(`refusing: the holder is alive (${describeOwner(owner)})`);
-      } else {
-        // Another host: a live holder renews its lock every third of its TTL. Watch for
-        // longer than that; without a renewal the TTL drops by exactly the time waited.
-        const before = await target.client.pttl(lock.key);
-        const t0 = Date.now();
-        await sleep(Math.min(Math.max(before, 0) / 3 + 1000, 25_000));
-        const after = await target.client.pttl(lock.key);
-        if (after > before - (Date.now() - t0) + 200) {
-          throw new LockHeldError(
-            `refusing: the lock's heartbeat is alive (renewed while watched): ${owner ? describeOwner(owner) : lock.key}`,
-          );
-        }
-      }
+      const alive = await whyHolderAlive(target, lock);
+      if (alive) throw new LockHeldError(`refusing: ${alive}`);
       const released = value ? await target.client.releaseLock(lock.key, value) : 0;
       process.stdout.write(
         released
@@ -74,14 +58,7 @@ export function locksCommand(): Command {
       const locks = await findLocks(target, opts.statePrefix);
       const rows = locks.map((l) => {
         const age = l.owner ? (Date.now() - Date.parse(l.owner.since)) / 1000 : Number.NaN;
-        const here = l.owner?.host === hostname();
-        const state =
-          here && l.owner
-            ? pidAlive(l.owner.pid)
-              ? "alive"
-              : "dead (pid gone)"
-            : "holder on another host";
-        return { ...l, ageSeconds: Math.round(age), state };
+        return { ...l, ageSeconds: Math.round(age), state: holderState(l.owner) };
       });
       if (opts.json) writeJsonResult({ subcommand: "locks", exitCode: 0, locks: rows });
       else if (rows.length === 0) process.stdout.write("no locks held\n");

@@ -34,6 +34,27 @@ export interface AuditEntry {
   value: string;
 }
 
+/** Where `flag set` keeps its audit trail: beside the flag. */
+export const flagAuditKey = (flagKey: string): string => `${flagKey}:audit`;
+
+/**
+ * Switch the flag kept in Redis (SET … GET: the previous value comes back with the same
+ * command that replaces it) and append the audit entry `flag` shows.
+ */
+export async function setFlag(
+  client: RedisTarget["client"],
+  flagKey: string,
+  value: "on" | "off",
+  who: string,
+  reason: string,
+): Promise<AuditEntry> {
+  const previous = (await client.call("SET", flagKey, value, "GET")) as string | null;
+  const entry: AuditEntry = { at: new Date().toISOString(), who, reason, previous, value };
+  await client.lpush(flagAuditKey(flagKey), JSON.stringify(entry));
+  await client.ltrim(flagAuditKey(flagKey), 0, 999);
+  return entry;
+}
+
 export interface RolloutState {
   flag: FlagValues;
   phase: Phase;
@@ -82,7 +103,7 @@ export async function readRollout(target: RedisTarget, i: RolloutInput): Promise
     leftoverStatus(client, i.statePrefix),
   ]);
   const audit = i.flagKey
-    ? (await client.lrange(`${i.flagKey}:audit`, 0, 9)).map((s) => JSON.parse(s) as AuditEntry)
+    ? (await client.lrange(flagAuditKey(i.flagKey), 0, 9)).map((s) => JSON.parse(s) as AuditEntry)
     : [];
   const runs = { backfill, verify, cleanup, reverse };
   // A run to resume: say what its checkpoint was made on and what changed since.
