@@ -101,11 +101,11 @@ export async function startRedisCluster(
       clients.map(async (c) => String(await c.call("CLUSTER", "MYID"))),
     );
     const topology: Topology = {
-      masters: masterNodes.map((n, i) => ({ id: ids[i], port: n.server.port })),
+      masters: masterNodes.map((n, i) => ({ id: at(ids, i), port: n.server.port })),
       replicas: replicaNodes.map((n, j) => ({
-        id: ids[masters + j],
+        id: at(ids, masters + j),
         port: n.server.port,
-        masterId: ids[masterOf(j)],
+        masterId: at(ids, masterOf(j)),
       })),
     };
     // Distinct epochs before MEET (as `redis-cli --cluster create` does), so the nodes
@@ -114,7 +114,7 @@ export async function startRedisCluster(
     await Promise.all(
       masterClients.map((c, i) => c.call("CLUSTER", "ADDSLOTSRANGE", ...slotRange(i, masters))),
     );
-    const [introducer] = masterClients;
+    const introducer = at(masterClients, 0);
     for (const { server, busPort } of masterNodes.slice(1)) {
       await introducer.call("CLUSTER", "MEET", HOST, server.port, busPort);
     }
@@ -122,13 +122,13 @@ export async function startRedisCluster(
     // introduces it to the others.
     await Promise.all(
       replicaClients.map((c, j) => {
-        const { server, busPort } = masterNodes[masterOf(j)];
+        const { server, busPort } = at(masterNodes, masterOf(j));
         return c.call("CLUSTER", "MEET", HOST, server.port, busPort);
       }),
     );
     const deadline = Date.now() + FORM_TIMEOUT_MS;
     await Promise.all(
-      replicaClients.map((c, j) => replicate(c, topology.replicas[j].masterId, deadline)),
+      replicaClients.map((c, j) => replicate(c, at(topology.replicas, j).masterId, deadline)),
     );
     if (replicas > 0) await announceReplicas(masterClients, replicaClients, replicas, deadline);
     await waitUntilFormed(clients, topology, deadline);
@@ -148,7 +148,7 @@ export async function startRedisCluster(
   );
   return {
     nodes: servers.map((s) => ({ host: s.host, port: s.port })),
-    url: servers[0].url,
+    url: at(servers, 0).url,
     servers,
     replicaServers,
     replicasOf,
@@ -285,7 +285,7 @@ async function waitUntilFormed(
 /** true, or why node `index` (of masters then replicas) is not ready yet. */
 async function isFormed(client: Redis, index: number, topology: Topology): Promise<true | string> {
   const { masters, replicas } = topology;
-  const port = [...masters, ...replicas][index].port;
+  const port = at([...masters, ...replicas], index).port;
   const info = String(await client.call("CLUSTER", "INFO"));
   const field = (name: string) => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1];
   if (field("cluster_state") !== "ok") return `${port}: cluster_state ${field("cluster_state")}`;
@@ -302,7 +302,7 @@ async function isFormed(client: Redis, index: number, topology: Topology): Promi
       .split("\n")
       .filter((line) => line.trim() !== "")
       .map((line) => {
-        const [id, , flags, master] = line.split(" ");
+        const [id, , flags = "", master] = line.split(" ");
         return [id, { roles: flags.split(","), master }];
       }),
   );
@@ -321,7 +321,7 @@ async function isFormed(client: Redis, index: number, topology: Topology): Promi
   const portOf = (node: unknown[]) => Number(node[1]);
   for (const m of masters) {
     const expected = replicas.filter((r) => r.masterId === m.id).map((r) => r.port);
-    const ranges = slots.filter(([, , owner]) => portOf(owner) === m.port);
+    const ranges = slots.filter(([, , owner]) => portOf(owner ?? []) === m.port);
     if (ranges.length === 0) return `${port}: no slots for ${m.port}`;
     for (const [, , , ...listed] of ranges) {
       const got = listed.map(portOf).sort((a, b) => a - b);
@@ -339,8 +339,15 @@ async function isFormed(client: Redis, index: number, topology: Topology): Promi
   } else {
     // Online on the master too, so WAIT counts it.
     const online = replication.match(/^slave\d+:.*state=online/gm) ?? [];
-    const expected = replicas.filter((r) => r.masterId === masters[index].id).length;
+    const expected = replicas.filter((r) => r.masterId === at(masters, index).id).length;
     if (online.length !== expected) return `${port}: ${online.length} replicas online`;
   }
   return true;
+}
+
+/** xs[i], which the caller knows is there (a bug otherwise, said loudly). */
+function at<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new Error(`no element ${i} of ${xs.length}`);
+  return x;
 }

@@ -185,7 +185,9 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
       }
       const keptBoth: JobRef[] = [];
       for (const j of both) if (await exists(j)) keptBoth.push(j);
-      expect(c.differs + c.changedSinceCompared).toBe(oldOnly.length + keptBoth.length);
+      expect((c.differs ?? 0) + (c.changedSinceCompared ?? 0)).toBe(
+        oldOnly.length + keptBoth.length,
+      );
       expect(c.deleted).toBe(jobs.length - oldOnly.length - keptBoth.length);
 
       // Every deleted old key was archived as it was when deleted, and that is exactly

@@ -261,7 +261,7 @@ describe.each(["single", "cluster"] as const)("--max-command-ms on %s", (name) =
     const cleanup = await runCli(toolArgs(d.target, p, "cleanup", "--execute", "--json"), FLAG_ON);
     expect(cleanup.code, cleanup.stderr).toBe(0);
     const deleted = jsonOf(cleanup).counts.deleted;
-    expect(await keysUnder(d.redis, `${p}ai:jobs:`)).toHaveLength(JOBS - deleted);
+    expect(await keysUnder(d.redis, `${p}ai:jobs:`)).toHaveLength(JOBS - (deleted ?? 0));
     const run = await measured(p, "backfill --reverse", {}, ...BATCH, "--json");
     expect(run.r.code, run.r.stderr).toBe(0);
     expect(jsonOf(run.r).counts).toMatchObject({ rebuilt: deleted });

@@ -68,11 +68,13 @@ describe.each(targets())("harness on %s", (target) => {
   it("updateStatus never creates a missing new key, and updates one that exists", async () => {
     const keys = keysFor(uniquePrefix("update"));
     const app = new AppQueue({ redis, ...keys, flagOn: true });
-    const [oldOnly] = await seedOldJobs(redis, {
-      oldPrefix: keys.oldPrefix,
-      count: 1,
-      workspaces: 1,
-    });
+    const oldOnly = (
+      await seedOldJobs(redis, {
+        oldPrefix: keys.oldPrefix,
+        count: 1,
+        workspaces: 1,
+      })
+    )[0]!;
     const result = Buffer.from([0x22, 0xff, 0xfe, 0x22]);
     await app.updateStatus(oldOnly.job_id, oldOnly.workspace_id, "running");
     await app.updateStatus(oldOnly.job_id, oldOnly.workspace_id, "completed", result);
@@ -229,6 +231,7 @@ describe("harness cluster with replicas", () => {
 
     for (const [masterPort, [replica, ...more]] of handle.replicasOf) {
       expect(more).toEqual([]);
+      if (!replica) throw new Error(`master ${masterPort} has no replica`);
       const r = new Redis({ host: replica.host, port: replica.port });
       try {
         const replication = await r.info("replication");
@@ -264,6 +267,7 @@ describe("harness cluster with replicas", () => {
       expect(await master.wait(1, 5000)).toBe(1);
 
       const [replica] = handle.replicasOf.get(masterPort)!;
+      if (!replica) throw new Error(`master ${masterPort} has no replica`);
       const r = new Redis({ host: replica.host, port: replica.port });
       try {
         // Not READONLY yet: the replica sends the client to its master.

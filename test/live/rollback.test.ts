@@ -95,7 +95,9 @@ describe.each(targets())("rollback of a cleanup on %s", (target: Target) => {
     expect(c.rebuilt).toBeGreaterThanOrEqual(missing.length);
     expect(c.repairedPartial).toBeGreaterThan(0); // at least the key that gave it away
     expect(c.conflict ?? 0).toBe(0);
-    expect(c.rebuilt + c.repairedPartial + c.alreadyPresent).toBe(everyJob.length);
+    expect((c.rebuilt ?? 0) + (c.repairedPartial ?? 0) + (c.alreadyPresent ?? 0)).toBe(
+      everyJob.length,
+    );
     await expectPairsEqual(p, everyJob);
   });
 

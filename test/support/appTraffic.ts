@@ -131,7 +131,7 @@ export function startTraffic(opts: TrafficOptions): Traffic {
 
   const pickIdle = (): JobRef | undefined => {
     for (let tries = 0; tries < 8 && pool.length > 0; tries++) {
-      const job = pool[Math.floor(Math.random() * pool.length)];
+      const job = pool[Math.floor(Math.random() * pool.length)]!;
       if (!busy.has(job.job_id)) return job;
     }
     return undefined;
@@ -173,7 +173,7 @@ export function startTraffic(opts: TrafficOptions): Traffic {
       }
       const job: NewJob = {
         job_id: `live-${run}-${n}`,
-        workspace_id: workspaces[n % workspaces.length],
+        workspace_id: workspaces[n % workspaces.length]!,
         action_provider: "slack",
         action_name: "chat.post",
         params: n % 2 === 0 ? nonUtf8Json("text", `n${n}`) : `{"text":"hello ${n}"}`,

@@ -139,7 +139,7 @@ export function parseClusterNodes(text: string): NodeEntry[] {
         }
         const [first, last = first] = token.split("-").map(Number);
         if (first === undefined) continue;
-        for (let s = first; s <= last; s++) slots.push(s);
+        for (let s = first; s <= (last ?? first); s++) slots.push(s);
       }
       return {
         id,

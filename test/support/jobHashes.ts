@@ -82,7 +82,7 @@ export async function seedOldJobs(redis: RedisClient, opts: SeedOptions): Promis
     for (let i = start; i < Math.min(start + BATCH, opts.count); i++) {
       const ref = {
         job_id: `${opts.idPrefix ?? "job-"}${i}`,
-        workspace_id: names[i % names.length],
+        workspace_id: names[i % names.length]!,
       };
       refs.push(ref);
       batch.push({
@@ -121,7 +121,7 @@ function seededJobHash(ref: JobRef, i: number): Map<string, FieldValue> {
     params,
     actor_id: `user-${i % 17}`,
   });
-  const status = SEEDED_STATES[i % SEEDED_STATES.length];
+  const status = SEEDED_STATES[i % SEEDED_STATES.length]!;
   hash.set("status", status);
   const at = new Date(Date.UTC(2025, 9, 17, 0, 0, i % 60)).toISOString();
   if (status !== "pending") hash.set("started_at", at);
