@@ -3,16 +3,8 @@ import { commandBudget } from "../../redis/commandBudget.js";
 import { listOversized, oversizedAmong } from "../shared/oversized.js";
 import { tally } from "../shared/outcomes.js";
 import type { BatchOutcome, ProcessBatch } from "../../engine/runScan.js";
-import { UNMIGRATABLE_CODES, type KeySchema, type Unmigratable } from "../shared/keySchema.js";
-
-/** copyIfAbsent-n.lua's one-letter codes, in one place. */
-const OUTCOMES: Record<string, "copied" | "alreadyPresent" | Unmigratable | "vanished"> = {
-  C: "copied",
-  P: "alreadyPresent",
-  ...UNMIGRATABLE_CODES,
-  V: "vanished",
-  X: "not_a_hash",
-};
+import type { KeySchema } from "../shared/keySchema.js";
+import { decodeCodes } from "../shared/scriptCodes.js";
 
 /** What backfill says of an oversized key it copied. */
 export const COPIED_WHOLE =
@@ -43,12 +35,10 @@ export function copyAtomic(client: Redis, schema: KeySchema): ProcessBatch {
       )
     ).join("");
     const out: BatchOutcome = { counts: {}, findings: [] };
-    for (let i = 0; i < keys.length; i++) {
-      const outcome = OUTCOMES[codes[i] ?? ""];
-      if (outcome === undefined)
-        throw new Error(`copyIfAbsent returned an unknown code "${codes[i]}"`);
-      tally(out, keys[i]!, outcome);
-    }
+    decodeCodes("copyIfAbsent", codes).forEach((m, i) =>
+      // A key outside the old prefix is counted as not a hash, as it always was.
+      tally(out, keys[i]!, m === "outsidePrefix" ? "not_a_hash" : m),
+    );
     // Redis has no shorter way to copy one huge key than COPY: a call that took longer
     // than the budget because of one says which, and how big.
     if (slow.length > 0) listOversized(out, await oversizedAmong(client, slow), COPIED_WHOLE);

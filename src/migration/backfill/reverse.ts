@@ -7,6 +7,7 @@ import { restoreIfAbsent, dumpJobs } from "../shared/snapshots.js";
 import type { Tombstones } from "../shared/tombstones.js";
 import { readStates } from "../shared/nodeReads.js";
 import { add } from "../shared/outcomes.js";
+import { decodeCodes, type MeaningOf } from "../shared/scriptCodes.js";
 import { commandBudget } from "../../redis/commandBudget.js";
 
 export interface ReverseSettings {
@@ -16,19 +17,11 @@ export interface ReverseSettings {
   recreateMissing: boolean;
 }
 
-const OUTCOME: Record<string, string> = {
-  R: "rebuilt",
-  P: "repairedPartial",
-  "=": "alreadyPresent",
-  X: "conflict",
-  H: "neverHadOld",
-  F: "newForeign",
-  T: "notAHash",
-};
+type Reverse = MeaningOf<"reverseCopy">;
 
-function count(out: BatchOutcome, key: Buffer, code: string): void {
-  add(out, OUTCOME[code] ?? "unknown");
-  if (code === "X")
+function count(out: BatchOutcome, key: Buffer, m: Reverse): void {
+  add(out, m);
+  if (m === "conflict")
     out.findings.push({
       key: displayBytes(key),
       reason: "conflict",
@@ -54,7 +47,7 @@ export function reverseAtomic(target: RedisTarget, s: ReverseSettings): ProcessB
         ),
       )
     ).join("");
-    keys.forEach((k, i) => count(out, k, codes[i]!));
+    decodeCodes("reverseCopy", codes).forEach((m, i) => count(out, keys[i]!, m));
     return out;
   };
 }
@@ -72,8 +65,8 @@ export function reverseCluster(target: RedisTarget, s: ReverseSettings): Process
     const [newStates] = await Promise.all([readStates(target, keys)]);
     const jobs = keys.flatMap((newKey, i) => {
       const owner = oldKeyOf(s.schema, newKey);
-      if (!owner) return (count(out, newKey, "F"), []);
-      if (news[i]!.type !== "hash") return (count(out, newKey, "T"), []);
+      if (!owner) return (count(out, newKey, "newForeign"), []);
+      if (news[i]!.type !== "hash") return (count(out, newKey, "notAHash"), []);
       return [{ newKey, oldKey: owner.oldKey, snap: news[i]!, fields: newStates[i]!.fields }];
     });
     const olds = await readStates(
@@ -85,17 +78,18 @@ export function reverseCluster(target: RedisTarget, s: ReverseSettings): Process
       jobs.map(async (j, i) => {
         const o = olds[i]!;
         if (o.type === "none") {
-          if (!had[i] && !s.recreateMissing) return count(out, j.newKey, "H");
+          if (!had[i] && !s.recreateMissing) return count(out, j.newKey, "neverHadOld");
           const [created] = await restoreIfAbsent(target.nodeForKey(j.oldKey), [
             { newKey: j.oldKey, snap: j.snap },
           ]);
-          return count(out, j.newKey, created ? "R" : "X");
+          return count(out, j.newKey, created ? "rebuilt" : "conflict");
         }
-        if (o.type !== "hash") return count(out, j.newKey, "X");
+        if (o.type !== "hash") return count(out, j.newKey, "conflict");
         const subset = [...o.fields].every(([f, v]) => j.fields.get(f)?.equals(v));
-        if (subset && o.fields.size === j.fields.size) return count(out, j.newKey, "=");
+        if (subset && o.fields.size === j.fields.size)
+          return count(out, j.newKey, "alreadyPresent");
         if (!subset || o.fields.has("workspace_id") || o.fields.has("job_id"))
-          return count(out, j.newKey, "X");
+          return count(out, j.newKey, "conflict");
         const r = await cluster.replaceIfUnchanged(
           j.oldKey,
           o.fields.size,
@@ -103,7 +97,7 @@ export function reverseCluster(target: RedisTarget, s: ReverseSettings): Process
           ...toFlat(j.fields),
         );
         if (r === 1 && j.snap.pttl > 0) await cluster.pexpire(j.oldKey, j.snap.pttl);
-        count(out, j.newKey, r === 1 ? "P" : "X");
+        count(out, j.newKey, r === 1 ? "repairedPartial" : "conflict");
       }),
     );
     return out;

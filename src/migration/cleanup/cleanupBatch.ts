@@ -3,7 +3,8 @@ import { GuardRefusedError } from "../../errors.js";
 import type { BatchOutcome } from "../../engine/runSpec.js";
 import type { RedisTarget } from "../../redis/target.js";
 import { add, tally } from "../shared/outcomes.js";
-import { displayBytes, UNMIGRATABLE_CODES, type KeySchema } from "../shared/keySchema.js";
+import { displayBytes, isUnmigratable, type KeySchema } from "../shared/keySchema.js";
+import type { MeaningOf } from "../shared/scriptCodes.js";
 import type { Tombstones } from "../shared/tombstones.js";
 import { commandBudget } from "../../redis/commandBudget.js";
 
@@ -26,16 +27,6 @@ export interface CleanupSettings {
   asideCount: string;
 }
 
-const OUTCOME: Record<string, string> = {
-  D: "deleted",
-  C: "changedSinceCompared",
-  N: "newMissing",
-  Y: "newWrongType",
-  X: "differs",
-  V: "vanished",
-  K: "keptMovedAsideExists",
-};
-
 export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
   return new GuardRefusedError(
     `the application's old-schema writes are still on: ${displayBytes(key)} ${how}; ` +
@@ -44,15 +35,30 @@ export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
   );
 }
 
-/** Count one key's code; the caller decides what to do about partial old hashes. */
-export function countCode(out: BatchOutcome, key: Buffer, code: string, execute: boolean): void {
-  if (code === "D") return add(out, execute ? "deleted" : "wouldDelete");
-  if (code === "O") return; // kept: counted and listed with its size by the caller
-  const reason = UNMIGRATABLE_CODES[code];
-  if (reason) return tally(out, key, reason);
-  add(out, OUTCOME[code] ?? "unknown");
-  if (code === "X" || code === "N" || code === "Y" || code === "C" || code === "K")
-    out.findings.push({ key: displayBytes(key), reason: `kept: ${OUTCOME[code]}` });
+/** What a cleanup found for one old key (compareAndDelete's or deleteIfUnchanged's meanings). */
+export type CleanupOutcome = MeaningOf<"compareAndDelete"> | MeaningOf<"deleteIfUnchanged">;
+
+/** Counts kept on purpose that list the key too. */
+const LISTED: ReadonlySet<CleanupOutcome> = new Set<CleanupOutcome>([
+  "differs",
+  "newMissing",
+  "newWrongType",
+  "changedSinceCompared",
+  "keptMovedAsideExists",
+]);
+
+/** Count one key's outcome; the caller decides what to do about partial old hashes. */
+export function countOutcome(
+  out: BatchOutcome,
+  key: Buffer,
+  m: CleanupOutcome,
+  execute: boolean,
+): void {
+  if (m === "deleted") return add(out, execute ? "deleted" : "wouldDelete");
+  if (m === "oversized") return; // kept: counted and listed with its size by the caller
+  if (isUnmigratable(m)) return tally(out, key, m);
+  add(out, m);
+  if (LISTED.has(m)) out.findings.push({ key: displayBytes(key), reason: `kept: ${m}` });
 }
 
 /** A deleted key is checked again at the next batch, and once more after this long. */

@@ -2,7 +2,8 @@ import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
 import type { RedisTarget } from "../../redis/target.js";
 import { toArchiveLine } from "../shared/archive.js";
 import {
-  countCode,
+  countOutcome,
+  type CleanupOutcome,
   oldWritesOn,
   type CleanupSettings,
   type RecreationWatch,
@@ -13,6 +14,7 @@ import { displayBytes, mapOldKey } from "../shared/keySchema.js";
 import { listOversized, oversizedAmong } from "../shared/oversized.js";
 import { dumpJobs, type JobDump } from "../shared/snapshots.js";
 import { readStates } from "../shared/nodeReads.js";
+import { decodeCodes } from "../shared/scriptCodes.js";
 import { commandBudget } from "../../redis/commandBudget.js";
 
 async function archiveVictims(
@@ -91,8 +93,8 @@ export function cleanupCluster(
     const pairs: { oldKey: Buffer; newKey: Buffer; old: JobDump }[] = [];
     keys.forEach((oldKey, i) => {
       const o = olds[i]!;
-      if (o.type === "none") return countCode(out, oldKey, "V", s.execute);
-      if (o.type !== "hash") return countCode(out, oldKey, "T", s.execute);
+      if (o.type === "none") return countOutcome(out, oldKey, "vanished", s.execute);
+      if (o.type !== "hash") return countOutcome(out, oldKey, "not_a_hash", s.execute);
       const m = mapOldKey(s.schema, oldKey, o.workspaceId, o.jobId, o.hasStatus);
       if (!m.ok) return tally(out, oldKey, m.reason);
       pairs.push({ oldKey, newKey: m.newKey, old: o });
@@ -114,21 +116,21 @@ export function cleanupCluster(
         unsure.map((p) => p.newKey),
       ),
     ]);
-    // Why an unsure pair is kept: its new key is gone (N) or not a hash (Y), or the two
-    // differ (X); none when they hold the same fields.
-    const kept = new Map<(typeof pairs)[number], string>();
+    // Why an unsure pair is kept: its new key is gone or not a hash, or the two differ;
+    // none when they hold the same fields.
+    const kept = new Map<(typeof pairs)[number], CleanupOutcome>();
     unsure.forEach((p, j) => {
       const n = newStates[j]!;
-      if (n.type === "none") kept.set(p, "N");
-      else if (n.type !== "hash") kept.set(p, "Y");
-      else if (!sameHash(oldStates[j]!.fields, n.fields)) kept.set(p, "X");
+      if (n.type === "none") kept.set(p, "newMissing");
+      else if (n.type !== "hash") kept.set(p, "newWrongType");
+      else if (!sameHash(oldStates[j]!.fields, n.fields)) kept.set(p, "differs");
     });
     const victims: { key: Buffer; dump: Buffer; oldKey: Buffer }[] = [];
     pairs.forEach((p, i) => {
       const newDump = news[i];
-      if (!newDump) return countCode(out, p.oldKey, "N", s.execute);
+      if (!newDump) return countOutcome(out, p.oldKey, "newMissing", s.execute);
       const code = kept.get(p);
-      if (code) return countCode(out, p.oldKey, code, s.execute);
+      if (code) return countOutcome(out, p.oldKey, code, s.execute);
       victims.push(
         s.side === "old"
           ? { key: p.oldKey, dump: p.old.dump!, oldKey: p.oldKey }
@@ -145,19 +147,22 @@ export function cleanupCluster(
     await Promise.all(
       [...target.groupByNode(victims.map((v) => v.key))].map(async ([n, idx]) => {
         const vs = idx.map((i) => victims[i]!);
-        const codes = (
-          await commandBudget.inChunks(n, "deleteIfUnchanged", vs.length, (a, b) => {
-            const chunk = vs.slice(a, b);
-            return n.deleteIfUnchanged(
-              chunk.length,
-              ...chunk.map((v) => v.key),
-              ...chunk.map((v) => v.dump),
-            );
-          })
-        ).join("");
+        const codes = decodeCodes(
+          "deleteIfUnchanged",
+          (
+            await commandBudget.inChunks(n, "deleteIfUnchanged", vs.length, (a, b) => {
+              const chunk = vs.slice(a, b);
+              return n.deleteIfUnchanged(
+                chunk.length,
+                ...chunk.map((v) => v.key),
+                ...chunk.map((v) => v.dump),
+              );
+            })
+          ).join(""),
+        );
         vs.forEach((v, j) => {
-          countCode(out, v.oldKey, codes[j]!, true);
-          if (codes[j] === "D" && s.side === "old") deleted.push(v.key);
+          countOutcome(out, v.oldKey, codes[j]!, true);
+          if (codes[j] === "deleted" && s.side === "old") deleted.push(v.key);
         });
       }),
     );

@@ -2,9 +2,11 @@ import type { Redis } from "ioredis";
 import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
 import type { RedisTarget } from "../../redis/target.js";
 import { toArchiveLine } from "../shared/archive.js";
+import { decodeCodes } from "../shared/scriptCodes.js";
 import {
-  countCode,
+  countOutcome,
   oldWritesOn,
+  type CleanupOutcome,
   type CleanupSettings,
   type RecreationWatch,
 } from "./cleanupBatch.js";
@@ -40,13 +42,13 @@ export function splitJoined(joined: Buffer, count: number): Buffer[] | null {
 async function movedAside(
   client: Redis,
   asidePrefix: Buffer,
-  codes: string,
+  codes: CleanupOutcome[],
   details: (Buffer | number)[],
 ): Promise<{ keys: Buffer[]; lines: string[] }> {
   const moved: { key: Buffer; aside: Buffer; pttl: number; fields: Buffer[] | null }[] = [];
   let d = 0;
   for (let i = 0; i < codes.length; i++) {
-    if (codes[i] !== "D") continue;
+    if (codes[i] !== "deleted") continue;
     const key = details[d] as Buffer;
     moved.push({
       key,
@@ -143,9 +145,12 @@ export function cleanupAtomic(
         ...unlink.slice(share(a), share(b)),
       ),
     );
-    const codes = replies.map(([raw]) => raw.toString("latin1")).join("");
+    const codes = decodeCodes(
+      "compareAndDelete",
+      replies.map(([raw]) => raw.toString("latin1")).join(""),
+    );
     const details = replies.flatMap(([, d]) => d);
-    const big = keys.filter((_, i) => codes[i] === "O");
+    const big = keys.filter((_, i) => codes[i] === "oversized");
     if (big.length > 0) {
       // No short command compares, archives or deletes them: say which, and how big.
       listOversized(out, await oversizedAmong(client, big), WHOLE_KEY);
@@ -163,10 +168,10 @@ export function cleanupAtomic(
     await watching;
     const deleted: Buffer[] = [];
     for (let i = 0; i < keys.length; i++) {
-      if (codes[i] === "P")
+      if (codes[i] === "recreatedPartial")
         throw oldWritesOn(keys[i]!, "is a partial hash re-created by update_status");
-      countCode(out, keys[i]!, codes[i]!, s.execute);
-      if (codes[i] === "D" && s.execute && s.side === "old") deleted.push(keys[i]!);
+      countOutcome(out, keys[i]!, codes[i]!, s.execute);
+      if (codes[i] === "deleted" && s.execute && s.side === "old") deleted.push(keys[i]!);
     }
     watch.remember(deleted);
     return out;

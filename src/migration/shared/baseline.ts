@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Finding } from "../../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
-import { UNMIGRATABLE_CODES } from "./keySchema.js";
+import { isUnmigratable } from "./keySchema.js";
 import type { RedisClient } from "./redisClient.js";
 
 /**
@@ -35,14 +35,12 @@ export function baselineKeys(statePrefix: string) {
   };
 }
 
-const UNMIGRATABLE: ReadonlySet<string> = new Set(Object.values(UNMIGRATABLE_CODES));
-
 /**
  * The set member naming a finding's leftover ("<kind> <reason> <key>": a key whose reason
  * changed is a new problem), or undefined for any other finding.
  */
 export function leftoverOf(f: Finding): { kind: LeftoverKind; member: string } | undefined {
-  if (UNMIGRATABLE.has(f.reason) && f.data === undefined)
+  if (isUnmigratable(f.reason) && f.data === undefined)
     return { kind: "unmigratable", member: `unmigratable ${f.reason} ${f.key}` };
   if (f.reason.startsWith("foreign "))
     return { kind: "foreign", member: `foreign ${f.reason.slice(8)} ${f.key}` };

@@ -25,14 +25,18 @@ export type Unmigratable =
   | "missing_job_id";
 
 /** The one-letter codes the Lua scripts use for each reason (lib/jobKey.lua). */
-export const UNMIGRATABLE_CODES: Readonly<Record<string, Unmigratable>> = {
+export const UNMIGRATABLE_CODES = {
   T: "not_a_hash",
   W: "missing_workspace_id",
   H: "partial_hash",
   I: "invalid_workspace_id",
   M: "job_id_mismatch",
   J: "missing_job_id",
-};
+} as const satisfies Record<string, Unmigratable>;
+
+const UNMIGRATABLE_REASONS: ReadonlySet<string> = new Set(Object.values(UNMIGRATABLE_CODES));
+
+export const isUnmigratable = (s: string): s is Unmigratable => UNMIGRATABLE_REASONS.has(s);
 
 // Full-string match: a trailing newline is invalid (no `$` before \n as in some engines).
 const WORKSPACE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;

@@ -4,12 +4,8 @@ import type { ReplicaReads } from "../../redis/replicas.js";
 import type { KeyRouter, RedisTarget } from "../../redis/target.js";
 import { readInPages } from "../shared/hashPages.js";
 import { readStates } from "../shared/nodeReads.js";
-import {
-  mapOldKey,
-  UNMIGRATABLE_CODES,
-  type KeySchema,
-  type Unmigratable,
-} from "../shared/keySchema.js";
+import { mapOldKey, type KeySchema, type Unmigratable } from "../shared/keySchema.js";
+import { decodeCodes } from "../shared/scriptCodes.js";
 import { diffPair, kindsOf, type Divergence, type KeyState } from "../shared/pairDiff.js";
 
 /** What comparing one old key with its new key found. */
@@ -30,17 +26,10 @@ export interface CompareOptions {
 /** Compares the pairs of many old keys. */
 export type Comparer = (oldKeys: Buffer[]) => Promise<PairOutcome[]>;
 
-const CODES: Record<string, PairOutcome> = {
-  "=": { kind: "equal" },
-  S: { kind: "skipped" },
-  V: { kind: "vanished" },
-  ...Object.fromEntries(
-    Object.entries(UNMIGRATABLE_CODES).map(([code, reason]) => [
-      code,
-      { kind: "unmigratable", reason } as const,
-    ]),
-  ),
-};
+const EQUAL: PairOutcome = { kind: "equal" };
+const SKIPPED: PairOutcome = { kind: "skipped" };
+const VANISHED: PairOutcome = { kind: "vanished" };
+const NOT_A_HASH: PairOutcome = { kind: "unmigratable", reason: "not_a_hash" };
 
 /**
  * Single instance: verifyPairs-n.lua reads both keys of each pair at one instant, in short
@@ -63,7 +52,7 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
         commandBudget.maxKeyBytes,
       ),
     );
-    const text = replies.map(([codes]) => codes.toString("latin1")).join("");
+    const codes = decodeCodes("verifyPairs", replies.map(([c]) => c.toString("latin1")).join(""));
     const details = replies.flatMap(([, d]) => d);
     let at = 0;
     const list = (): string[] => {
@@ -73,13 +62,12 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
       return out;
     };
     const outcomes = oldKeys.map((oldKey, i): PairOutcome => {
-      const c = text[i]!;
-      if (c === "O") return { kind: "skipped" }; // replaced below
-      if (c !== "D") {
-        const outcome = CODES[c];
-        if (!outcome) throw new Error(`verifyPairs returned an unknown code "${c}"`);
-        return outcome;
-      }
+      const m = codes[i]!;
+      if (m === "oversized") return SKIPPED; // replaced below
+      if (m === "equal") return EQUAL;
+      if (m === "skipped") return SKIPPED;
+      if (m === "vanished") return VANISHED;
+      if (m !== "divergent") return { kind: "unmigratable", reason: m };
       const newKey = details[at++] as Buffer;
       const newType = String(details[at++]);
       const oldTtlMs = Number(details[at++]);
@@ -98,7 +86,7 @@ export function atomicComparer(client: Redis, o: CompareOptions): Comparer {
         divergence: { ...base, kinds: kindsOf(base, newType, o.ttlToleranceMs) },
       };
     });
-    const big = oldKeys.flatMap((_, i) => (text[i] === "O" ? [i] : []));
+    const big = oldKeys.flatMap((_, i) => (codes[i] === "oversized" ? [i] : []));
     if (big.length > 0) {
       const again = await paged(big.map((i) => oldKeys[i]!));
       big.forEach((i, j) => (outcomes[i] = again[j]!));
@@ -124,8 +112,8 @@ function pairComparer(read: (keys: Buffer[]) => Promise<KeyState[]>, o: CompareO
     const pairs: { i: number; newKey: Buffer }[] = [];
     oldKeys.forEach((oldKey, i) => {
       const s = olds[i]!;
-      if (s.type === "none") return (outcomes[i] = CODES.V!);
-      if (s.type !== "hash") return (outcomes[i] = CODES.T!);
+      if (s.type === "none") return (outcomes[i] = VANISHED);
+      if (s.type !== "hash") return (outcomes[i] = NOT_A_HASH);
       const f = s.fields;
       const m = mapOldKey(
         o.schema,
@@ -136,13 +124,13 @@ function pairComparer(read: (keys: Buffer[]) => Promise<KeyState[]>, o: CompareO
       );
       if (!m.ok) return (outcomes[i] = { kind: "unmigratable", reason: m.reason });
       if (o.workspaces && !o.workspaces.has(s.fields.get("workspace_id")!.toString("latin1")))
-        return (outcomes[i] = CODES.S!);
+        return (outcomes[i] = SKIPPED);
       pairs.push({ i, newKey: m.newKey });
     });
     const news = await read(pairs.map((p) => p.newKey));
     pairs.forEach(({ i, newKey }, j) => {
       const d = diffPair(oldKeys[i]!, newKey, olds[i]!, news[j]!, o.ttlToleranceMs);
-      outcomes[i] = d ? { kind: "divergent", divergence: d } : CODES["="]!;
+      outcomes[i] = d ? { kind: "divergent", divergence: d } : EQUAL;
     });
     return outcomes;
   };
