@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 
-export type RunStatus = "running" | "interrupted" | "failed" | "completed";
+export type CheckpointStatus = "running" | "interrupted" | "failed" | "completed";
 
 /** Something a run wants an operator to see about one key (a capped sample is kept). */
 export interface Finding {
@@ -30,7 +30,7 @@ export interface NodeProgress {
 
 export interface CheckpointState {
   runId: string;
-  status: RunStatus;
+  status: CheckpointStatus;
   fingerprint: string;
   options: string;
   version: string;
@@ -74,7 +74,7 @@ export class Checkpoint {
     }
     return {
       runId: h.runId,
-      status: h.status as RunStatus,
+      status: h.status as CheckpointStatus,
       fingerprint: h.fingerprint ?? "",
       options: h.options ?? "{}",
       version: h.version ?? "?",
@@ -113,7 +113,7 @@ export class Checkpoint {
     await this.client.hdel(this.key, NODE + nodeId);
   }
 
-  async setStatus(status: RunStatus, extra: Record<string, string> = {}): Promise<void> {
+  async setStatus(status: CheckpointStatus, extra: Record<string, string> = {}): Promise<void> {
     await this.client.hset(this.key, { status, updatedAt: new Date().toISOString(), ...extra });
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { RecreationWatch } from "../../src/migration/cleanup/cleanupBatch.js";
+import { RecreationWatch } from "../../src/migration/cleanup/recreationWatch.js";
 import type { RedisTarget } from "../../src/redis/target.js";
 
 /** A one-node target whose countExisting records each call and finds `existing`. */

@@ -1,13 +1,9 @@
 import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
 import type { RedisTarget } from "../../redis/target.js";
 import { toArchiveLine } from "../shared/archive.js";
-import {
-  countOutcome,
-  type CleanupOutcome,
-  oldWritesOn,
-  type CleanupSettings,
-  type RecreationWatch,
-} from "./cleanupBatch.js";
+import { countOutcome, type CleanupOutcome } from "./cleanupOutcome.js";
+import type { CleanupSettings } from "./cleanupSettings.js";
+import { oldWritesOn, type RecreationWatch } from "./recreationWatch.js";
 import { add, tally } from "../shared/outcomes.js";
 import { sameHash, toFlat } from "../shared/hashFields.js";
 import { displayBytes, mapOldKey } from "../shared/keySchema.js";

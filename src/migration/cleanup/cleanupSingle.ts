@@ -3,13 +3,9 @@ import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
 import type { RedisTarget } from "../../redis/target.js";
 import { toArchiveLine } from "../shared/archive.js";
 import { decodeCodes } from "../shared/scriptCodes.js";
-import {
-  countOutcome,
-  oldWritesOn,
-  type CleanupOutcome,
-  type CleanupSettings,
-  type RecreationWatch,
-} from "./cleanupBatch.js";
+import { countOutcome, type CleanupOutcome } from "./cleanupOutcome.js";
+import type { CleanupSettings } from "./cleanupSettings.js";
+import { oldWritesOn, type RecreationWatch } from "./recreationWatch.js";
 import { displayBytes } from "../shared/keySchema.js";
 import { commandBudget } from "../../redis/commandBudget.js";
 import { cleanupCluster, WHOLE_KEY } from "./cleanupCluster.js";

@@ -1,64 +1,16 @@
 import { sleep } from "../../engine/time.js";
 import { GuardRefusedError } from "../../errors.js";
-import type { BatchOutcome } from "../../engine/runSpec.js";
-import type { RedisTarget } from "../../redis/target.js";
-import { add, tally } from "../shared/outcomes.js";
-import { displayBytes, isUnmigratable, type KeySchema } from "../shared/keySchema.js";
-import type { MeaningOf } from "../shared/scriptCodes.js";
-import type { Tombstones } from "../shared/tombstones.js";
 import { commandBudget } from "../../redis/commandBudget.js";
+import type { RedisTarget } from "../../redis/target.js";
+import { displayBytes } from "../shared/keySchema.js";
 
-export interface CleanupSettings {
-  schema: KeySchema;
-  /** Which key of a proven-equal pair to delete: "old" (cleanup), "new" (abort). */
-  side: "old" | "new";
-  execute: boolean;
-  /**
-   * Called with a batch's hashes (archive lines, see toArchiveLine) before they are
-   * deleted (the --archive file); resolves once they are written (handed to the OS: they
-   * survive the tool being killed).
-   */
-  archive?: ((lines: string[]) => Promise<void>) | undefined;
-  /** Where deleted old keys are recorded for a rollback. */
-  tombstones: Tombstones;
-  /** Single instance with an archive: where a proven key waits for its record (+ its name). */
-  asidePrefix: string;
-  /** How many keys are aside and not yet deleted (see compareAndDelete-n.lua). */
-  asideCount: string;
-}
-
+/** The refusal when an old key cleanup deleted comes back: old-schema writes are on. */
 export function oldWritesOn(key: Buffer, how: string): GuardRefusedError {
   return new GuardRefusedError(
     `the application's old-schema writes are still on: ${displayBytes(key)} ${how}; ` +
       `stop writing old keys (update_status must write only the new key), then run cleanup again; ` +
       `to roll back instead, see runbooks/rollback.md (backfill --reverse)`,
   );
-}
-
-/** What a cleanup found for one old key (compareAndDelete's or deleteIfUnchanged's meanings). */
-export type CleanupOutcome = MeaningOf<"compareAndDelete"> | MeaningOf<"deleteIfUnchanged">;
-
-/** Counts kept on purpose that list the key too. */
-const LISTED: ReadonlySet<CleanupOutcome> = new Set<CleanupOutcome>([
-  "differs",
-  "newMissing",
-  "newWrongType",
-  "changedSinceCompared",
-  "keptMovedAsideExists",
-]);
-
-/** Count one key's outcome; the caller decides what to do about partial old hashes. */
-export function countOutcome(
-  out: BatchOutcome,
-  key: Buffer,
-  m: CleanupOutcome,
-  execute: boolean,
-): void {
-  if (m === "deleted") return add(out, execute ? "deleted" : "wouldDelete");
-  if (m === "oversized") return; // kept: counted and listed with its size by the caller
-  if (isUnmigratable(m)) return tally(out, key, m);
-  add(out, m);
-  if (LISTED.has(m)) out.findings.push({ key: displayBytes(key), reason: `kept: ${m}` });
 }
 
 /** A deleted key is checked again at the next batch, and once more after this long. */
