@@ -8,24 +8,20 @@ import {
   UsageError,
 } from "../errors.js";
 import type { MasterNode } from "../redis/target.js";
-import {
-  Checkpoint,
-  fingerprintOf,
-  type CheckpointState,
-  type NodeProgress,
-} from "./checkpoint.js";
+import { Checkpoint, fingerprintOf, type CheckpointState } from "./checkpoint.js";
 import { estimateKeys } from "./estimate.js";
 import { LoadGuard } from "./loadGuard.js";
 import { Throttle } from "./throttle.js";
 import { ProgressTracker } from "./progressTracker.js";
 import { RateLimiter } from "./rateLimiter.js";
 import { describeOwner, RunLock } from "./runLock.js";
-import type { RunResult, RunSpec } from "./runSpec.js";
+import type { PassSpec, RunResult, RunSpec } from "./runSpec.js";
 import { stateKeys } from "./stateKeys.js";
 import { rescanSlots } from "./rescanSlots.js";
 import { fromRanges, toRanges } from "./slotRanges.js";
+import { progressId, RESCAN, ShardProgress } from "./shardProgress.js";
 import { isTopologyError, shardsOf, SlotWatch, Topology, type Shard } from "./topology.js";
-import { walkShard } from "./walkShard.js";
+import { walkShard, type ShardContext } from "./walkShard.js";
 
 export type {
   BatchContext,
@@ -35,23 +31,6 @@ export type {
   RunResult,
   RunSpec,
 } from "./runSpec.js";
-
-function fresh(node: MasterNode): NodeProgress {
-  return {
-    serverRunId: node.serverRunId,
-    address: node.address,
-    cursor: "0",
-    done: false,
-    counts: { scanned: 0 },
-    findings: [],
-  };
-}
-
-/** Checkpoint id of one shard in one pass ("main/0-5460", "main/standalone"). */
-const progressId = (pass: string, shard: string): string => `${pass}/${shard}`;
-const passOf = (id: string): string => id.slice(0, id.lastIndexOf("/"));
-/** A pass's slots owed a rescan (see SlotWatch), and that rescan's counts. */
-const RESCAN = "rescan";
 
 /**
  * Walk every key under each pass's prefix, on every master, in batches, checkpointing
@@ -107,38 +86,13 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         owner,
         nodes: {},
       };
-  /**
-   * Fit a pass's saved progress to the shards of now: a shard whose slots are unchanged
-   * keeps its cursor (walkShard voids it if another process serves it now); saved shards
-   * whose slots changed (a reshard between runs) are dropped, and the masters serving
-   * their slots now are walked from the start, so every key is visited.
-   */
-  const reconcile = async (pass: string, now: Shard[]): Promise<void> => {
-    const wanted = new Set(now.map((sh) => progressId(pass, sh.key)));
-    const stale = Object.keys(state.nodes).filter(
-      (id) => passOf(id) === pass && !wanted.has(id) && id !== progressId(pass, RESCAN),
-    );
-    for (const id of stale) {
-      delete state.nodes[id];
-      await checkpoint.dropNode(id);
-    }
-    if (stale.length > 0)
-      topologyLog(
-        "warn",
-        `the slot layout changed since the checkpoint: ${stale.length} saved shard(s) of pass ${pass} no longer exist; the masters serving their slots now are walked from the start`,
-      );
-    for (const sh of now) state.nodes[progressId(pass, sh.key)] ??= fresh(sh.node);
-    state.nodes[progressId(pass, RESCAN)] ??= { ...fresh(shards[0]!.node), done: true };
-    for (const sh of now)
-      await checkpoint.saveNode(progressId(pass, sh.key), state.nodes[progressId(pass, sh.key)]!);
-  };
-  /** A pass whose every saved shard is done and owes no rescan. */
-  const passDone = (pass: string): boolean => {
-    const entries = Object.entries(state.nodes).filter(([id]) => passOf(id) === pass);
-    return entries.length > 0 && entries.every(([, p]) => p.done && !p.pendingSlots);
-  };
+  const progress = new ShardProgress(state.nodes, checkpoint, topologyLog);
   const started = Date.now();
   let failure: unknown;
+  // The finish hook runs once: after the last batch, or when the run stops itself.
+  let finishing: Promise<void> | undefined;
+  const finish = (completed: boolean): Promise<void> =>
+    (finishing ??= Promise.resolve(spec.finish?.(completed)));
   let sideConnections = () => undefined as void;
   try {
     if (resumable) {
@@ -146,7 +100,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     } else {
       await checkpoint.create(state);
     }
-    if (!passDone(spec.passes[0]!.name)) await reconcile(spec.passes[0]!.name, shards);
+    if (!progress.passDone(spec.passes[0]!.name))
+      await progress.reconcile(spec.passes[0]!.name, shards);
     await spec.prepare?.({ runId, resumed: resumable });
     let estimate = 0;
     for (const pass of spec.passes)
@@ -188,24 +143,15 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throttle.expired !== undefined;
     for (const pass of spec.passes) {
       if (stop()) break;
-      if (passDone(pass.name)) continue;
+      if (progress.passDone(pass.name)) continue;
       // Each pass walks the shards of the moment it starts.
       shards = shardsOf(await topology.settled(`starting pass ${pass.name}`));
-      await reconcile(pass.name, shards);
-      const rescanId = progressId(pass.name, RESCAN);
-      const owed = state.nodes[rescanId]!;
-      const watch = new SlotWatch(
-        topology,
-        shards,
-        fromRanges(owed.pendingSlots ?? ""),
-        (slots) => {
-          owed.pendingSlots = slots.size > 0 ? toRanges(slots) : undefined;
-          owed.done = slots.size === 0;
-          return checkpoint.saveNode(rescanId, owed).then(() => undefined);
+      await progress.reconcile(pass.name, shards);
+      await walkPass(pass, shards, {
+        nodes: state.nodes,
+        fail: (err) => {
+          failure ??= err;
         },
-        topologyLog,
-      );
-      const common = {
         checkpoint,
         limiter,
         tracker,
@@ -215,36 +161,8 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
         findingsCap: spec.findingsCap,
         signal: spec.signal,
         topology,
-        watch,
         log: topologyLog,
-      };
-      watch.start();
-      try {
-        await Promise.all(
-          shards.map((shard) => {
-            const id = progressId(pass.name, shard.key);
-            return walkShard(pass, shard, state.nodes[id]!, { ...common, progressId: id }).catch(
-              (err: unknown) => {
-                failure ??= err;
-              },
-            );
-          }),
-        );
-        if (!stop()) {
-          // Whatever moved while the walks ran, up to their very end, is owed too.
-          await watch.poll();
-          await rescanSlots(pass, owed, {
-            ...common,
-            progressId: rescanId,
-            batchSize: throttle.batchSizeFor("rescan"),
-            slotOf: (k) => calculateSlot(k),
-          }).catch((err: unknown) => {
-            failure ??= err;
-          });
-        }
-      } finally {
-        await watch.stop();
-      }
+      });
     }
     sideConnections();
     if (failure !== undefined) throw failure;
@@ -252,7 +170,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       throw new LockHeldError(
         `lost the ${spec.name} lock (it expired or was released by force); stopped after the current batch`,
       );
-    await spec.finish?.(throttle.expired === undefined && !spec.signal?.aborted);
+    await finish(throttle.expired === undefined && !spec.signal?.aborted);
     if (throttle.expired !== undefined) {
       await checkpoint.setStatus("interrupted");
       throw new InterruptedError(
@@ -289,7 +207,7 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
     sideConnections();
     if (err instanceof MigrateError) {
       // A run that stopped itself still finishes what its finished batches began.
-      await spec.finish?.(false).catch(() => undefined);
+      await finish(false).catch(() => undefined);
       // A run that stopped itself (a guard, a lost lock) is not a dead run: say so.
       if (!(err instanceof InterruptedError)) {
         await checkpoint.setStatus("failed", { reason: err.message }).catch(() => undefined);
@@ -310,5 +228,54 @@ export async function runScan(spec: RunSpec): Promise<RunResult> {
       `Redis command kept failing (${msg}); the checkpoint is kept, run the same command again to resume`,
       { cause: err },
     );
+  }
+}
+
+type PassContext = Omit<ShardContext, "watch" | "progressId"> & {
+  nodes: CheckpointState["nodes"];
+  /** Records the run's first failure (which makes `stop()` true for every walk). */
+  fail: (err: unknown) => void;
+};
+
+/**
+ * One pass over the shards of now: every shard walked at once, with a SlotWatch deferring
+ * what moves; then, unless the run is stopping, the slots owed are rescanned by slot.
+ */
+async function walkPass(pass: PassSpec, shards: Shard[], ctx: PassContext): Promise<void> {
+  const { nodes, fail, ...rest } = ctx;
+  const rescanId = progressId(pass.name, RESCAN);
+  const owed = nodes[rescanId]!;
+  const watch = new SlotWatch(
+    ctx.topology,
+    shards,
+    fromRanges(owed.pendingSlots ?? ""),
+    (slots) => {
+      owed.pendingSlots = slots.size > 0 ? toRanges(slots) : undefined;
+      owed.done = slots.size === 0;
+      return ctx.checkpoint.saveNode(rescanId, owed).then(() => undefined);
+    },
+    ctx.log,
+  );
+  const common = { ...rest, watch };
+  watch.start();
+  try {
+    await Promise.all(
+      shards.map((shard) => {
+        const id = progressId(pass.name, shard.key);
+        return walkShard(pass, shard, nodes[id]!, { ...common, progressId: id }).catch(fail);
+      }),
+    );
+    if (!ctx.stop()) {
+      // Whatever moved while the walks ran, up to their very end, is owed too.
+      await watch.poll();
+      await rescanSlots(pass, owed, {
+        ...common,
+        progressId: rescanId,
+        batchSize: ctx.throttle.batchSizeFor("rescan"),
+        slotOf: (k) => calculateSlot(k),
+      }).catch(fail);
+    }
+  } finally {
+    await watch.stop();
   }
 }
