@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { RedisTarget } from "../redis/target.js";
-import { describeOwner, pidAlive, type LockOwner } from "./runLock.js";
+import { deadHolderHere, describeOwner, type LockOwner } from "./runLock.js";
 import { globPrefix, scanStep } from "./scanNode.js";
 import { sleep } from "./time.js";
 
@@ -40,7 +40,7 @@ export async function findLocks(target: RedisTarget, statePrefix: string): Promi
 /** What a listing can tell of a lock's holder without waiting. */
 export function holderState(owner: LockOwner | undefined): string {
   if (!owner || owner.host !== hostname()) return "holder on another host";
-  return pidAlive(owner.pid) ? "alive" : "dead (pid gone)";
+  return deadHolderHere(owner) ?? "alive";
 }
 
 /**
@@ -55,7 +55,7 @@ export async function whyHolderAlive(
 ): Promise<string | undefined> {
   const owner = lock.owner;
   if (owner && owner.host === hostname())
-    return pidAlive(owner.pid) ? `the holder is alive (${describeOwner(owner)})` : undefined;
+    return deadHolderHere(owner) ? undefined : `the holder is alive (${describeOwner(owner)})`;
   const before = await target.client.pttl(lock.key);
   const t0 = Date.now();
   await sleep(Math.min(Math.max(before, 0) / 3 + 1000, 25_000));

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Cluster, Redis } from "ioredis";
 import { LockHeldError } from "../errors.js";
@@ -8,6 +10,42 @@ export interface LockOwner {
   host: string;
   pid: number;
   since: string;
+  /**
+   * This process, whatever its pid: a container restarted in the same pod has the same
+   * host name and is pid 1 again, so host and pid alone cannot tell it from its dead
+   * predecessor. (Absent in locks written by older versions.)
+   */
+  process?: string;
+  /** The kernel's boot id: a lock from before a reboot is dead whatever its pid. */
+  boot?: string;
+}
+
+/** This process's token (see LockOwner.process). */
+const PROCESS = randomUUID();
+
+/** The kernel boot id (Linux), or undefined where there is none. */
+function bootId(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+const BOOT = bootId();
+
+/**
+ * Why the holder of a lock on this host is provably dead, or undefined when it may be
+ * alive (or lives on another host: its heartbeat decides, see lockList.ts). The rule
+ * beside the takeover logic: a reboot since it was taken; our own pid held by another
+ * process (a container restarted in the same pod); a pid that no longer exists.
+ */
+export function deadHolderHere(holder: LockOwner): string | undefined {
+  if (holder.host !== hostname()) return undefined;
+  if (holder.boot !== undefined && BOOT !== undefined && holder.boot !== BOOT)
+    return "dead (the host rebooted since)";
+  if (holder.pid === process.pid)
+    return holder.process === PROCESS ? undefined : "dead (its pid is now this process's)";
+  return pidAlive(holder.pid) ? undefined : "dead (pid gone)";
 }
 
 /** Whether a process with this pid exists on this host. */
@@ -28,7 +66,7 @@ export function describeOwner(o: LockOwner): string {
 /**
  * One run per subcommand and scope (DESIGN §3.6): SET NX with an expiry, kept alive
  * by a heartbeat. A holder that died without releasing is recognised two ways: its
- * lock expires after `ttlMs`, or, on the same host, its pid no longer exists.
+ * lock expires after `ttlMs`, or, on the same host, deadHolderHere says so.
  */
 export class RunLock {
   private heartbeat: NodeJS.Timeout | undefined;
@@ -48,7 +86,14 @@ export class RunLock {
   }
 
   static ownerFor(runId: string): LockOwner {
-    return { runId, host: hostname(), pid: process.pid, since: new Date().toISOString() };
+    return {
+      runId,
+      host: hostname(),
+      pid: process.pid,
+      since: new Date().toISOString(),
+      process: PROCESS,
+      ...(BOOT ? { boot: BOOT } : {}),
+    };
   }
 
   /** Read the current holder without taking the lock. */
@@ -70,7 +115,7 @@ export class RunLock {
       const raw = await this.client.get(this.key);
       if (raw === null) continue; // expired between SET and GET: try again
       const holder = JSON.parse(raw) as LockOwner;
-      if (holder.host === this.owner.host && !pidAlive(holder.pid)) {
+      if (deadHolderHere(holder) !== undefined) {
         const taken = await this.client.takeoverLock(this.key, raw, this.token, this.ttlMs);
         if (taken === 1) {
           this.tookOverFrom = holder;

@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppQueue, seedOldJobs } from "../support/appTraffic.js";
 import { checkpointProgress, waitFor } from "../support/checkpoint.js";
@@ -247,7 +247,9 @@ describe.each(targets())("flag on %s", (target) => {
     const set = (...args: string[]) => run(p, "flag set", {}, ...args);
     let r = await set("on", "--reason", "read flip, CHG-1", "--flag-key", key);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`flag ${key}: unset -> on (audit entry by unknown@${hostname()})\n`);
+    // No --actor: the OS user at the host (the test env has no USER).
+    const who = `${userInfo().username}@${hostname()}`;
+    expect(r.stdout).toBe(`flag ${key}: unset -> on (audit entry by ${who})\n`);
     r = await set("off", "--reason", "rollback: 5xx on /ai/jobs", "--flag-key", key);
     expect(r.stdout).toMatch(`flag ${key}: on -> off`);
     r = await set("on", "--reason", "retry after fix", "--flag-key", key, "--json");
@@ -269,7 +271,7 @@ describe.each(targets())("flag on %s", (target) => {
     ]);
     const times = s.audit.map((a) => Date.parse(a.at));
     expect(times).toEqual([...times].sort((a, b) => b - a));
-    expect(new Set(s.audit.map((a) => a.who))).toEqual(new Set([`unknown@${hostname()}`]));
+    expect(new Set(s.audit.map((a) => a.who))).toEqual(new Set([who]));
 
     s = await rollout(p, FLAG_OFF, "--flag-key", key);
     expect(s.flag).toEqual({ env: "off", redis: "on", flagKey: key, disagree: true, on: false });

@@ -1,5 +1,4 @@
 import { writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, LocalFailureError, UsageError } from "../../errors.js";
 import { fileFailureReason, isFileSystemError } from "../../fileFailure.js";
@@ -9,16 +8,11 @@ import {
   lastVerifyLeftovers,
   listAccepted,
 } from "../../migration/rollout/accept.js";
+import { actorOf, actorOption } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { openTarget } from "../runContext.js";
-
-/** Who an audit entry names: --actor / JOBS_MIGRATE_ACTOR, else user@host. */
-function actorOf(raw: Record<string, unknown>): string {
-  if (typeof raw.actor === "string" && raw.actor.trim() !== "") return raw.actor.trim();
-  return `${process.env.USER ?? process.env.LOGNAME ?? "unknown"}@${hostname()}`;
-}
 
 const ACTIONS = ["fromLast", "list", "clear", "export"] as const;
 
@@ -48,11 +42,7 @@ export function acceptCommand(): Command {
       new Option("--export <file>", "write every leftover of the last verify as JSON lines"),
     )
     .addOption(new Option("--reason <text>", "why (kept in the audit trail)"))
-    .addOption(
-      new Option("--actor <name>", "who, for the audit trail (default: user@host)").env(
-        "JOBS_MIGRATE_ACTOR",
-      ),
-    );
+    .addOption(actorOption());
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable, ExitCode.LocalFailure], {
     [ExitCode.Ok]: "done (the set accepted, listed, cleared or exported)",
     [ExitCode.LocalFailure]: "--export could not write its file (the message names it)",

@@ -1,6 +1,6 @@
-import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
+import { actorOf, actorOption } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
 import {
   GATES,
@@ -22,6 +22,7 @@ function setCommand(): Command {
     .summary("switch the flag kept in Redis, with an audit entry")
     .argument("<value>", "on or off")
     .addOption(new Option("--reason <text>", "why (kept in the audit trail)"))
+    .addOption(actorOption())
     .addOption(
       new Option("--flag-key <key>", "the Redis key where the team keeps AI_JOBS_NEW_SCHEMA").env(
         "JOBS_MIGRATE_FLAG_KEY",
@@ -42,8 +43,7 @@ function setCommand(): Command {
       throw new UsageError('flag set needs --reason "…" for the audit trail');
     const target = await openTarget(opts);
     try {
-      const who = `${process.env.USER ?? process.env.LOGNAME ?? "unknown"}@${hostname()}`;
-      const entry = await setFlag(target.client, raw.flagKey, value, who, raw.reason);
+      const entry = await setFlag(target.client, raw.flagKey, value, actorOf(raw), raw.reason);
       if (opts.json) writeJsonResult({ subcommand: "flag set", exitCode: 0, ...entry });
       else
         process.stdout.write(

@@ -1,7 +1,6 @@
-import { hostname } from "node:os";
 import { Checkpoint } from "../../engine/checkpoint.js";
 import { savedTopology, type SavedTopology } from "../../engine/savedTopology.js";
-import { pidAlive, RunLock, type LockOwner } from "../../engine/runLock.js";
+import { deadHolderHere, RunLock, type LockOwner } from "../../engine/runLock.js";
 import { stateKeys } from "../../engine/stateKeys.js";
 import type { RedisClient } from "./redisClient.js";
 
@@ -47,7 +46,7 @@ export async function runStatus(
   if (cp && cp.status !== "completed") {
     const holder = await RunLock.holder(client, keys.lock);
     const ttl = holder ? await client.pttl(keys.lock) : -2;
-    const deadHere = holder !== undefined && holder.host === hostname() && !pidAlive(holder.pid);
+    const deadHere = holder !== undefined && deadHolderHere(holder) !== undefined;
     const processed = Object.values(cp.nodes).reduce((a, p) => a + (p.counts.scanned ?? 0), 0);
     const topology = savedTopology(cp.nodes);
     const state = cp.status === "running" ? (holder && !deadHere ? "running" : "stale") : "stopped";
