@@ -14,7 +14,11 @@ import {
   type CompareOptions,
   type PairOutcome,
 } from "../../src/migration/verify/verifyCompare.js";
-import { directFirstComparer } from "../../src/migration/verify/verifyDirect.js";
+import {
+  directFirstComparer,
+  directWorkspacesOf,
+} from "../../src/migration/verify/verifyDirect.js";
+import { workspacesOf } from "../../src/migration/shared/nodeReads.js";
 import { commandBudget } from "../../src/redis/commandBudget.js";
 import { connect } from "../../src/redis/connect.js";
 import { directFor } from "../../src/redis/directReads.js";
@@ -167,6 +171,31 @@ describe.each([
     } finally {
       commandBudget.configure(1);
     }
+  });
+
+  it("the orphan pass's workspace reads give what the workspaceOf script gives", async () => {
+    const p = uniquePrefix("direct-ws-of");
+    const r = target.client;
+    await r.hset(`${p}a`, job("a"));
+    await r.hset(`${p}b`, { job_id: "b", status: "done" });
+    await r.set(`${p}c`, "a string");
+    await r.hset(`${p}d`, { workspace_id: Buffer.from([0xff, 0x00, 0x41]) });
+    const keys = ["a", "b", "c", "d", "missing"].map((k) => Buffer.from(`${p}${k}`));
+    const viaScript = await workspacesOf(target, keys);
+    let fellBack = false;
+    const direct = await directWorkspacesOf(target, keys, async (ks) => {
+      fellBack = true;
+      return workspacesOf(target, ks);
+    });
+    expect(fellBack).toBe(false);
+    expect(direct).toEqual(viaScript);
+    expect(direct.map((b) => b?.toString("latin1") ?? null)).toEqual([
+      WS,
+      null,
+      null,
+      "\xff\x00A",
+      null,
+    ]);
   });
 
   it("a direct connection closed under it is opened again on the next batch", async () => {

@@ -5,6 +5,7 @@ import type { Divergence } from "../shared/pairDiff.js";
 import { recheck } from "./recheck.js";
 import { inSample } from "./sampling.js";
 import { workspacesOf } from "../shared/nodeReads.js";
+import { directWorkspacesOf } from "./verifyDirect.js";
 import { add } from "../shared/outcomes.js";
 import { settleDivergences, type VerifySettings } from "./verifyPairs.js";
 
@@ -74,11 +75,13 @@ export function findOrphans(
   schema: KeySchema,
   s: VerifySettings & { afterCleanup?: boolean | undefined },
 ): ProcessBatch {
-  // A new key is a suspect unless its old key names its workspace; one script per node.
+  // A new key is a suspect unless its old key names its workspace.
   const suspectsAmong = async (pairs: Owned[]): Promise<(Divergence | undefined)[]> => {
-    const ws = await workspacesOf(
+    // Pipelined HGETs on the direct connections (the workspaceOf script where none opens).
+    const ws = await directWorkspacesOf(
       target,
       pairs.map((p) => p.oldKey),
+      (keys) => workspacesOf(target, keys),
     );
     return pairs.map((p, i) =>
       ws[i]?.equals(p.workspaceId)

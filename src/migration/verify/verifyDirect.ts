@@ -183,6 +183,34 @@ async function directConnection(node: Redis) {
 const NETWORK =
   /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|no answer within/;
 
+/**
+ * The workspace_id of many (old) keys, as the orphan pass asks it: one pipelined HGET per
+ * key on the direct connections (null for a key that is missing, not a hash, or has no
+ * workspace_id), or `fallback` (the workspaceOf script) where no direct connection opens.
+ */
+export async function directWorkspacesOf(
+  router: KeyRouter,
+  keys: Buffer[],
+  fallback: (keys: Buffer[]) => Promise<(Buffer | null)[]>,
+): Promise<(Buffer | null)[]> {
+  if (keys.length === 0) return [];
+  let replies: Buffer[];
+  try {
+    replies = await readEach(router, keys, 1, (k) => [["HGET", k, "workspace_id"]]);
+  } catch (err) {
+    if (!(err instanceof DirectUnavailable)) throw err;
+    return fallback(keys);
+  }
+  return replies.map((r) => bulkValue(r));
+}
+
+/** A bulk string reply's bytes; null for a null reply or any other reply (an error). */
+function bulkValue(reply: Buffer): Buffer | null {
+  if (reply[0] !== 0x24 || reply[1] === 0x2d) return null; // not "$", or "$-1"
+  const nl = reply.indexOf(10);
+  return reply.subarray(nl + 1, reply.length - 2);
+}
+
 /** The value of field `name` in an HGETALL reply, or undefined. */
 function fieldValue(reply: Buffer, at: number[], name: Buffer): Buffer | undefined {
   for (let f = 0; f < at.length; f += 4) {
