@@ -10,8 +10,17 @@ export interface StateKeys {
   control: string;
 }
 
+/**
+ * Any other key of the tool's own under the state prefix: the parts joined by ":"
+ * ("cleanup", "deleted" → "<prefix>cleanup:deleted"). Every state key is named here or by
+ * stateKeys, so the layout has one owner.
+ */
+export function stateKey(statePrefix: string, ...parts: string[]): string {
+  return `${statePrefix}${parts.join(":")}`;
+}
+
 export function stateKeys(statePrefix: string, scope: string): StateKeys {
-  const base = `${statePrefix}${scope}`;
+  const base = stateKey(statePrefix, scope);
   return {
     checkpoint: `${base}:checkpoint`,
     lock: `${base}:lock`,

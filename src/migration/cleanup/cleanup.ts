@@ -1,3 +1,4 @@
+import { stateKey } from "../../engine/stateKeys.js";
 import { GuardRefusedError } from "../../errors.js";
 import { runScan, type RunResult } from "../../engine/runScan.js";
 import type { Redis } from "ioredis";
@@ -66,8 +67,8 @@ export async function cleanup(
     ...o,
     tombstones: new Tombstones(target, run.statePrefix),
     // Per side: each side's runs hold their own lock, and settle only their own keys.
-    asidePrefix: `${run.statePrefix}cleanup:aside:${o.side}:`,
-    asideCount: `${run.statePrefix}cleanup:aside-count:${o.side}`,
+    asidePrefix: `${stateKey(run.statePrefix, "cleanup", "aside", o.side)}:`,
+    asideCount: stateKey(run.statePrefix, "cleanup", "aside-count", o.side),
   };
   const single = target.isCluster ? undefined : cleanupAtomic(target, settings, watch);
   const result = await runScan({

@@ -1,3 +1,4 @@
+import { stateKeys } from "../../engine/stateKeys.js";
 import type { RedisClient } from "../shared/redisClient.js";
 
 export interface GuardInput {
@@ -19,7 +20,7 @@ export interface GuardInput {
  * reads use the old keys, so new keys may go).
  */
 export async function cleanupRefusal(g: GuardInput): Promise<string | undefined> {
-  const raw = await g.client.get(`${g.statePrefix}verify:last`);
+  const raw = await g.client.get(stateKeys(g.statePrefix, "verify").lastResult);
   if (!raw)
     return "no completed verify of the whole keyspace was found (run `jobs-migrate verify` first)";
   const last = JSON.parse(raw) as {

@@ -1,3 +1,4 @@
+import { stateKey } from "../../engine/stateKeys.js";
 import { createHash } from "node:crypto";
 import type { Finding } from "../../engine/checkpoint.js";
 import type { BatchOutcome, ProcessBatch } from "../../engine/runSpec.js";
@@ -18,7 +19,7 @@ export type LeftoverKind = "unmigratable" | "foreign";
 
 /** Every key below shares one hash tag: one slot on a Cluster, so COPY and RENAME work. */
 export function baselineKeys(statePrefix: string) {
-  const tag = `${statePrefix}{baseline}`;
+  const tag = stateKey(statePrefix, "{baseline}");
   return {
     /** Leftovers of the last complete verify of the whole keyspace. */
     lastVerify: `${tag}:last-verify`,

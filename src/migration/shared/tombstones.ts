@@ -1,3 +1,4 @@
+import { stateKey } from "../../engine/stateKeys.js";
 import { groupIndexes } from "../../groupIndexes.js";
 import type { RedisTarget } from "../../redis/target.js";
 
@@ -24,12 +25,12 @@ export class Tombstones {
 
   /** The single set used on a single instance (compareAndDelete-n.lua adds to it itself). */
   get singleKey(): string {
-    return `${this.statePrefix}cleanup:deleted`;
+    return stateKey(this.statePrefix, "cleanup", "deleted");
   }
 
   private keyFor(oldKey: Buffer): string {
     return this.target.isCluster
-      ? `${this.statePrefix}cleanup:deleted:${bucketOf(oldKey)}`
+      ? stateKey(this.statePrefix, "cleanup", "deleted", String(bucketOf(oldKey)))
       : this.singleKey;
   }
 
