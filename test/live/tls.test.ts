@@ -114,15 +114,9 @@ describe("backfill over TLS (rediss://)", () => {
   it("copies every job when --tls-ca names the server's CA, and exits 0", async () => {
     const p = uniquePrefix("tls");
     const jobs = await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 40, workspaces: 3 });
-    const r = await runCli([
-      "backfill",
-      "--redis-url",
-      tlsUrl,
-      "--tls-ca",
-      files.ca,
-      ...prefixArgs(p),
-      "--json",
-    ]);
+    const overTls = (subcommand: string) =>
+      runCli([subcommand, "--redis-url", tlsUrl, "--tls-ca", files.ca, ...prefixArgs(p), "--json"]);
+    const r = await overTls("backfill");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/error|warning/i);
     expect(jsonOf(r).counts.copied).toBe(40);
@@ -135,15 +129,7 @@ describe("backfill over TLS (rediss://)", () => {
     // verify reads pairs on a direct connection of its own (HLEN is sent only there): it
     // must speak TLS with the same CA too.
     await redis.config("RESETSTAT");
-    const v = await runCli([
-      "verify",
-      "--redis-url",
-      tlsUrl,
-      "--tls-ca",
-      files.ca,
-      ...prefixArgs(p),
-      "--json",
-    ]);
+    const v = await overTls("verify");
     expect(v.code, v.stderr).toBe(0);
     expect(jsonOf(v).counts.equal).toBe(40);
     expect(await redis.info("commandstats")).toMatch(/cmdstat_hlen:calls=80,/);
