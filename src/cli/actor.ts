@@ -1,5 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { Option } from "commander";
+import { text } from "./options/fields.js";
 
 /** The --actor option (env JOBS_MIGRATE_ACTOR) of commands that write an audit entry. */
 export const actorOption = () =>
@@ -7,12 +8,14 @@ export const actorOption = () =>
     "JOBS_MIGRATE_ACTOR",
   );
 
+export const actorShape = { actor: text() };
+
 /**
  * Who an audit entry names: --actor / JOBS_MIGRATE_ACTOR, else the OS user (user@host),
  * else the host alone (a container whose uid has no name and no USER: not "unknown@pod").
  */
-export function actorOf(raw: Record<string, unknown>): string {
-  if (typeof raw.actor === "string" && raw.actor.trim() !== "") return raw.actor.trim();
+export function actorOf(opts: { actor?: string | undefined }): string {
+  if (opts.actor !== undefined) return opts.actor;
   const user = osUser();
   return user ? `${user}@${hostname()}` : hostname();
 }

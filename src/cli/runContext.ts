@@ -5,16 +5,21 @@ import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "../migration/shared/runSettings.js";
 import type { KeySchema } from "../migration/shared/keySchema.js";
 import { toolVersion } from "../version.js";
-import type { CommonOptions } from "./options.js";
-import { parseDuration } from "./duration.js";
+import type { ConnectionOptions } from "./options/connection.js";
+import type { RunOptions } from "./options/run.js";
 import { noteEndpoint } from "./endpointInUse.js";
 import { createProgressView } from "./render/progressView.js";
 import { registerSecret } from "./secrets.js";
 import { stopOnSignals } from "./signals.js";
 
-/** Connect as the options say; the passwords are registered as secrets first. */
-export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
-  commandBudget.configure(opts.maxCommandMs);
+/**
+ * Connect as the options say; the passwords are registered as secrets first. The command
+ * budget is --max-command-ms where the subcommand takes it, else the default.
+ */
+export async function openTarget(
+  opts: ConnectionOptions & { maxCommandMs?: number },
+): Promise<RedisTarget> {
+  if (opts.maxCommandMs !== undefined) commandBudget.configure(opts.maxCommandMs);
   const endpoint = endpointOf(opts);
   // REDIS_PASSWORD keeps the password out of the URL (and out of shell history).
   endpoint.password ??= process.env.REDIS_PASSWORD || undefined;
@@ -34,7 +39,7 @@ export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
 }
 
 /** --redis-url, or --sentinel with --sentinel-master (the schema allows one of the two). */
-export function endpointOf(opts: CommonOptions): RedisEndpoint {
+export function endpointOf(opts: ConnectionOptions): RedisEndpoint {
   if (opts.sentinel && opts.sentinelMaster) {
     return {
       tls: false,
@@ -47,7 +52,7 @@ export function endpointOf(opts: CommonOptions): RedisEndpoint {
   return parseRedisUrl(opts.redisUrl ?? "");
 }
 
-export function schemaOf(opts: CommonOptions): KeySchema {
+export function schemaOf(opts: ConnectionOptions): KeySchema {
   return { oldPrefix: opts.oldPrefix, newPrefix: opts.newPrefix };
 }
 
@@ -55,7 +60,11 @@ export function schemaOf(opts: CommonOptions): KeySchema {
  * Everything a run needs from the CLI: settings, signal handling and a progress view
  * on stderr (stdout is kept for the result). Call `close()` when the run ends.
  */
-export function runSession(name: string, opts: CommonOptions, highlight: readonly string[]) {
+export function runSession(
+  name: string,
+  opts: RunOptions & ConnectionOptions,
+  highlight: readonly string[],
+) {
   const view = createProgressView({
     name,
     stream: process.stderr,
@@ -86,8 +95,8 @@ export function runSession(name: string, opts: CommonOptions, highlight: readonl
       maxReplicaLagBytes: opts.maxReplicaLag,
       maxOps: opts.maxOps,
     },
-    maxPauseMs: parseDuration("--max-pause", opts.maxPause),
-    settleMs: parseDuration("--settle-timeout", opts.settleTimeout),
+    maxPauseMs: opts.maxPause,
+    settleMs: opts.settleTimeout,
   };
   return {
     settings,

@@ -248,7 +248,7 @@ describe.each(["single", "cluster"] as const)("--max-command-ms on %s", (name) =
       listedOversized(cleanup.r, p, jobs.slice(-SHAPE.huge)),
     );
 
-    const restore = await measured(p, "restore", {}, "--from", archive, ...BATCH, "--json");
+    const restore = await measured(p, "restore", {}, "--from", archive, "--json");
     expect(restore.r.code, restore.r.stderr).toBe(0);
     expect(jsonOf(restore.r).counts).toMatchObject({ restored: archived });
     await expectPairsEqual(p, jobs);
@@ -272,7 +272,7 @@ describe.each(["single", "cluster"] as const)("--max-command-ms on %s", (name) =
   it("flag --count counts every old and new key exactly, with no command over 15 ms", async () => {
     const p = uniquePrefix("budget-flag");
     await backfilled(p);
-    const run = await measured(p, "flag", {}, "--count", ...BATCH, "--json");
+    const run = await measured(p, "flag", {}, "--count", "--json");
     expect(run.r.code, run.r.stderr).toBe(0);
     const keys = (jsonOf(run.r) as unknown as { keys: Record<string, unknown> }).keys;
     expect(keys).toMatchObject({ old: JOBS, new: JOBS, partialOld: 0, exact: true });

@@ -63,8 +63,8 @@ describe("topology changes during a run (3 masters with replicas, app traffic)",
       "--redis-url",
       url,
       ...prefixArgs(p),
-      "--settle-timeout",
-      "60s",
+      // flag takes no --settle-timeout: it waits for nothing.
+      ...(sub === "flag" ? [] : ["--settle-timeout", "60s"]),
       ...extra,
     ];
     const newKey = (j: JobRef) => `${p}ai:job:${j.workspace_id}:${j.job_id}`;

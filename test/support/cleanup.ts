@@ -18,12 +18,14 @@ import type { RedisClient, Target } from "./targets.js";
 export const FLAG_ON: CliOptions = { env: { AI_JOBS_NEW_SCHEMA: "on" } };
 export const FLAG_OFF: CliOptions = { env: { AI_JOBS_NEW_SCHEMA: "off" } };
 
-/** A subcommand against the test's own prefixes, every finding listed. */
+/** A subcommand against the test's own prefixes; a SCAN run lists every finding. */
 export function toolArgs(target: Target, p: string, subcommand: string, ...extra: string[]) {
+  const words = subcommand.split(" ");
+  const scanRun = ["backfill", "verify", "cleanup"].includes(words[0] ?? "");
   return [
-    ...subcommand.split(" "),
+    ...words,
     ...["--redis-url", target.url, "--old-prefix", `${p}ai:jobs:`, "--new-prefix", `${p}ai:job:`],
-    ...["--state-prefix", `${p}jm:`, "--sample-size", "1000", ...extra],
+    ...["--state-prefix", `${p}jm:`, ...(scanRun ? ["--sample-size", "1000"] : []), ...extra],
   ];
 }
 

@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { addCommonOptions, commonSchema, parseOptions } from "../../src/cli/options.js";
+import { commandSchema } from "../../src/cli/options/connection.js";
+import { parseOptions } from "../../src/cli/options/fields.js";
+import { addRunCommandOptions, runCommandShape } from "../../src/cli/options/run.js";
 import { UsageError } from "../../src/errors.js";
 
 // Variables commander reads as option fallbacks: a developer's shell must not leak in.
@@ -26,9 +28,12 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
+// The options of a SCAN run subcommand (backfill, verify, cleanup): connection, budget, run.
+const commonSchema = commandSchema(runCommandShape);
+
 /** The raw options commander hands to an action for these arguments. */
 function rawFrom(args: string[]): Record<string, unknown> {
-  const cmd = addCommonOptions(new Command("test").exitOverride());
+  const cmd = addRunCommandOptions(new Command("test").exitOverride());
   cmd.parse(args, { from: "user" });
   return cmd.opts();
 }
@@ -74,8 +79,8 @@ describe("commonSchema defaults", () => {
       maxMemory: undefined,
       maxReplicaLag: undefined,
       maxOps: undefined,
-      maxPause: "1h",
-      settleTimeout: "2m",
+      maxPause: 3_600_000,
+      settleTimeout: 120_000,
       restart: false,
       json: false,
     });

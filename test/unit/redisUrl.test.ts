@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { registerUrlSecret, knownSecrets } from "../../src/cli/secrets.js";
 import { endpointOf } from "../../src/cli/runContext.js";
-import type { CommonOptions } from "../../src/cli/options.js";
+import type { ConnectionOptions } from "../../src/cli/options/connection.js";
 import {
   describeEndpoint,
   parseHostList,
@@ -247,7 +247,7 @@ describe("Sentinel URLs and secrets", () => {
     const fromFlags = endpointOf({
       sentinel: [{ host: "h1", port: 1 }],
       sentinelMaster: "m",
-    } as CommonOptions);
+    } as ConnectionOptions);
     expect(fromFlags).toEqual(parseRedisUrl("redis+sentinel://h1:1/m"));
     expect(describeEndpoint(fromFlags)).toBe("redis+sentinel://h1:1/m/0");
   });

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
-import { ExitCode, LocalFailureError, UsageError } from "../../errors.js";
+import { z } from "zod";
+import { ExitCode, LocalFailureError } from "../../errors.js";
 import { fileFailureReason, isFileSystemError } from "../../fileFailure.js";
 import {
   acceptFromLastVerify,
@@ -8,13 +9,38 @@ import {
   lastVerifyLeftovers,
   listAccepted,
 } from "../../migration/rollout/accept.js";
-import { actorOf, actorOption } from "../actor.js";
+import { actorOf, actorOption, actorShape } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import {
+  addConnectionOptions,
+  addJsonOption,
+  commandSchema,
+  jsonShape,
+} from "../options/connection.js";
+import { on, parseOptions, text } from "../options/fields.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { openTarget } from "../runContext.js";
 
 const ACTIONS = ["fromLast", "list", "clear", "export"] as const;
+
+const acceptSchema = commandSchema({
+  ...jsonShape,
+  ...actorShape,
+  fromLast: z.literal("verify").optional(),
+  list: on(),
+  clear: on(),
+  export: z.string().min(1).optional(),
+  reason: text(),
+}).superRefine((o, ctx) => {
+  const chosen = ACTIONS.filter((a) => o[a] !== undefined && o[a] !== false);
+  if (chosen.length !== 1)
+    ctx.addIssue({
+      code: "custom",
+      message: "accept takes one of --from-last verify, --list, --clear or --export <file>",
+    });
+  else if ((o.fromLast || o.clear) && o.reason === undefined)
+    ctx.addIssue({ code: "custom", message: 'accept needs --reason "…" for the audit trail' });
+});
 
 export function acceptCommand(): Command {
   const cmd = new Command("accept")
@@ -47,40 +73,33 @@ export function acceptCommand(): Command {
     [ExitCode.Ok]: "done (the set accepted, listed, cleared or exported)",
     [ExitCode.LocalFailure]: "--export could not write its file (the message names it)",
   });
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    const chosen = ACTIONS.filter((a) => raw[a] !== undefined && raw[a] !== false);
-    if (chosen.length !== 1)
-      throw new UsageError(
-        "accept takes one of --from-last verify, --list, --clear or --export <file>",
-      );
-    const reason = typeof raw.reason === "string" ? raw.reason.trim() : "";
-    if ((raw.fromLast || raw.clear) && reason === "")
-      throw new UsageError('accept needs --reason "…" for the audit trail');
+  addJsonOption(addConnectionOptions(cmd)).action(async (raw: object) => {
+    const opts = parseOptions(acceptSchema, raw);
+    const reason = opts.reason ?? "";
     const target = await openTarget(opts);
     const client = target.client;
-    const who = actorOf(raw);
+    const who = actorOf(opts);
     try {
-      if (raw.fromLast) {
+      if (opts.fromLast) {
         const meta = await acceptFromLastVerify(client, opts.statePrefix, who, reason);
         if (opts.json) writeJsonResult({ subcommand: "accept", exitCode: 0, ...meta });
         else
           process.stdout.write(
             `accepted ${meta.count} leftover(s) of verify run ${meta.fromRun} (${meta.unmigratable} unmigratable old keys, ${meta.foreign} foreign new keys), ${meta.digest}; audit entry by ${meta.who}\n`,
           );
-      } else if (raw.clear) {
+      } else if (opts.clear) {
         const { cleared } = await clearAccepted(client, opts.statePrefix, who, reason);
         if (opts.json) writeJsonResult({ subcommand: "accept --clear", exitCode: 0, cleared, who });
         else
           process.stdout.write(
             `cleared the accepted set (${cleared} leftover(s)); audit entry by ${who}\n`,
           );
-      } else if (raw.list) {
+      } else if (opts.list) {
         const l = await listAccepted(client, opts.statePrefix);
         if (opts.json) writeJsonResult({ subcommand: "accept --list", exitCode: 0, ...l });
         else process.stdout.write(renderList(l));
       } else {
-        const file = String(raw.export);
+        const file = opts.export ?? "";
         const last = await lastVerifyLeftovers(client, opts.statePrefix);
         const lines = last.leftovers.map(
           (l) =>

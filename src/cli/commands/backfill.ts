@@ -1,11 +1,19 @@
 import { Command } from "commander";
-import { ExitCode, UsageError } from "../../errors.js";
+import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { backfill, reverseBackfill } from "../../migration/backfill/backfill.js";
-import { commonSchema, addCommonOptions, parseOptions } from "../options.js";
+import { commandSchema } from "../options/connection.js";
+import { on, parseOptions } from "../options/fields.js";
+import { addRunCommandOptions, runCommandShape } from "../options/run.js";
 import { renderSummary } from "../render/runSummary.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
+
+const backfillSchema = commandSchema({
+  ...runCommandShape,
+  reverse: on(),
+  recreateMissing: on(),
+}).refine((o) => !o.recreateMissing || o.reverse, "--recreate-missing only applies to --reverse");
 
 export function backfillCommand(): Command {
   const cmd = new Command("backfill")
@@ -36,10 +44,8 @@ export function backfillCommand(): Command {
         "completed, and found unmigratable or unstable keys (--reverse: conflicts)",
     },
   );
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    if (raw.recreateMissing && !raw.reverse)
-      throw new UsageError("--recreate-missing only applies to --reverse");
+  addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(backfillSchema, raw);
     const target = await openTarget(opts);
     const session = runSession("backfill", opts, [
       "copied",
@@ -52,13 +58,8 @@ export function backfillCommand(): Command {
       "conflict",
     ]);
     try {
-      const result = raw.reverse
-        ? await reverseBackfill(
-            target,
-            schemaOf(opts),
-            Boolean(raw.recreateMissing),
-            session.settings,
-          )
+      const result = opts.reverse
+        ? await reverseBackfill(target, schemaOf(opts), opts.recreateMissing, session.settings)
         : await backfill(target, schemaOf(opts), session.settings);
       session.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;

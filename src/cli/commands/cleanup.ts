@@ -4,19 +4,21 @@ import { ExitCode, LocalFailureError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { cleanup } from "../../migration/cleanup/cleanup.js";
 import { ReportWriter } from "../../output/reportWriter.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
-import { parseDuration } from "../duration.js";
+import { commandSchema } from "../options/connection.js";
+import { duration, on, parseOptions } from "../options/fields.js";
+import { addRunCommandOptions, runCommandShape } from "../options/run.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { renderSummary } from "../render/runSummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
 
-const cleanupSchema = z.object({
-  execute: z.boolean().optional(),
-  force: z.boolean().optional(),
+const cleanupSchema = commandSchema({
+  ...runCommandShape,
+  execute: on(),
+  force: on(),
   side: z.enum(["old", "new"]),
   archive: z.string().min(1).optional(),
   flagKey: z.string().min(1).optional(),
-  maxVerifyAge: z.string(),
+  maxVerifyAge: duration("--max-verify-age"),
 });
 
 export function cleanupCommand(): Command {
@@ -71,13 +73,12 @@ export function cleanupCommand(): Command {
         "the --archive file could not be written; no key was deleted without its archive line",
     },
   );
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    const c = parseOptions(cleanupSchema, raw);
-    const maxVerifyAgeMs = parseDuration("--max-verify-age", c.maxVerifyAge);
+  addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(cleanupSchema, raw);
+
     const archive =
-      c.archive && c.execute
-        ? await ReportWriter.open(c.archive, { append: true, what: "archive file" })
+      opts.archive && opts.execute
+        ? await ReportWriter.open(opts.archive, { append: true, what: "archive file" })
         : undefined;
     const session = runSession("cleanup", opts, [
       "deleted",
@@ -93,14 +94,14 @@ export function cleanupCommand(): Command {
         target,
         {
           schema: schemaOf(opts),
-          side: c.side,
-          execute: Boolean(c.execute),
-          force: Boolean(c.force),
+          side: opts.side,
+          execute: opts.execute,
+          force: opts.force,
           archive: archive ? (lines) => archive.writeLines(lines).catch(keptUnarchived) : undefined,
           guard: {
-            maxVerifyAgeMs,
+            maxVerifyAgeMs: opts.maxVerifyAge,
             envFlag: process.env.AI_JOBS_NEW_SCHEMA,
-            flagKey: c.flagKey,
+            flagKey: opts.flagKey,
           },
         },
         session.settings,

@@ -5,7 +5,9 @@ import { withExitStatuses } from "../exitHelp.js";
 import { writeControl } from "../../engine/runControl.js";
 import { stateKeys } from "../../engine/stateKeys.js";
 import { findLocks } from "../../engine/lockList.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { z } from "zod";
+import { addConnectionOptions, commandSchema } from "../options/connection.js";
+import { parseOptions } from "../options/fields.js";
 import { openTarget } from "../runContext.js";
 
 const SETTABLE: Record<string, { field: string; min: number; max: number }> = {
@@ -30,6 +32,8 @@ export function parseSettings(pairs: string[]): Record<string, string> {
   return out;
 }
 
+const ctlSchema = commandSchema({ run: z.string().min(1).optional() });
+
 export function ctlCommand(): Command {
   const cmd = new Command("ctl")
     .summary("pause, resume or re-tune running runs, from any host")
@@ -49,38 +53,36 @@ export function ctlCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "the change was written to each run's control key",
   });
-  addCommonOptions(cmd).action(
-    async (action: string, settings: string[], raw: Record<string, unknown>) => {
-      const opts = parseOptions(commonSchema, raw);
-      let change: Record<string, string>;
-      if (action === "pause") change = { paused: "1" };
-      else if (action === "resume") change = { paused: "0" };
-      else if (action === "set") change = parseSettings(settings);
-      else throw new UsageError(`ctl: unknown action "${action}" (pause, resume or set)`);
-      if (action !== "set" && settings.length)
-        throw new UsageError(`ctl ${action} takes no settings`);
-      const target = await openTarget(opts);
-      try {
-        const scopes =
-          typeof raw.run === "string"
-            ? [raw.run]
-            : (await findLocks(target, opts.statePrefix)).map((l) => l.scope);
-        if (scopes.length === 0)
-          throw new UsageError("ctl: no run holds a lock now; name one with --run");
-        const by = `${process.env.USER ?? "unknown"}@${hostname()}`;
-        for (const scope of scopes) {
-          await writeControl(target.client, stateKeys(opts.statePrefix, scope).control, {
-            ...change,
-            by,
-          });
-          process.stdout.write(
-            `ctl ${action}${settings.length ? ` ${settings.join(" ")}` : ""}: sent to ${scope}\n`,
-          );
-        }
-      } finally {
-        await target.close();
+  addConnectionOptions(cmd).action(async (action: string, settings: string[], raw: object) => {
+    const opts = parseOptions(ctlSchema, raw);
+    let change: Record<string, string>;
+    if (action === "pause") change = { paused: "1" };
+    else if (action === "resume") change = { paused: "0" };
+    else if (action === "set") change = parseSettings(settings);
+    else throw new UsageError(`ctl: unknown action "${action}" (pause, resume or set)`);
+    if (action !== "set" && settings.length)
+      throw new UsageError(`ctl ${action} takes no settings`);
+    const target = await openTarget(opts);
+    try {
+      const scopes =
+        opts.run !== undefined
+          ? [opts.run]
+          : (await findLocks(target, opts.statePrefix)).map((l) => l.scope);
+      if (scopes.length === 0)
+        throw new UsageError("ctl: no run holds a lock now; name one with --run");
+      const by = `${process.env.USER ?? "unknown"}@${hostname()}`;
+      for (const scope of scopes) {
+        await writeControl(target.client, stateKeys(opts.statePrefix, scope).control, {
+          ...change,
+          by,
+        });
+        process.stdout.write(
+          `ctl ${action}${settings.length ? ` ${settings.join(" ")}` : ""}: sent to ${scope}\n`,
+        );
       }
-    },
-  );
+    } finally {
+      await target.close();
+    }
+  });
   return cmd;
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
-import { ExitCode, UsageError } from "../../errors.js";
-import { actorOf, actorOption } from "../actor.js";
+import { z } from "zod";
+import { ExitCode } from "../../errors.js";
+import { actorOf, actorOption, actorShape } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
 import {
   GATES,
@@ -10,12 +11,48 @@ import {
   type Gate,
 } from "../../migration/rollout/rollout.js";
 import { sleep } from "../../engine/time.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import {
+  addConnectionOptions,
+  addJsonOption,
+  commandSchema,
+  jsonShape,
+} from "../options/connection.js";
+import { duration, on, parseOptions, text } from "../options/fields.js";
+import { addBudgetOption, budgetShape } from "../options/run.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { renderRollout } from "../render/rolloutView.js";
 import { openTarget, schemaOf } from "../runContext.js";
-import { parseDuration } from "../duration.js";
 import { stopOnSignals } from "../signals.js";
+
+const flagKey = z.string().min(1).optional();
+
+const setSchema = commandSchema({
+  ...jsonShape,
+  ...actorShape,
+  value: z.enum(["on", "off"], {
+    error: (i) => `flag set takes on or off (got "${String(i.input)}")`,
+  }),
+  reason: text(),
+  flagKey,
+}).superRefine((o, ctx) => {
+  if (o.flagKey === undefined)
+    ctx.addIssue({
+      code: "custom",
+      message: "flag set needs --flag-key (or JOBS_MIGRATE_FLAG_KEY): the key where the flag lives",
+    });
+  else if (o.reason === undefined)
+    ctx.addIssue({ code: "custom", message: 'flag set needs --reason "…" for the audit trail' });
+});
+
+const flagSchema = commandSchema({
+  ...budgetShape,
+  ...jsonShape,
+  flagKey,
+  count: on(),
+  require: z.enum(GATES).optional(),
+  maxAge: duration("--max-age"),
+  watch: on(),
+});
 
 function setCommand(): Command {
   const cmd = new Command("set")
@@ -31,23 +68,16 @@ function setCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "the flag was set and the audit entry written",
   });
-  addCommonOptions(cmd).action(async (value: string, raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    if (value !== "on" && value !== "off")
-      throw new UsageError(`flag set takes on or off (got "${value}")`);
-    if (typeof raw.flagKey !== "string")
-      throw new UsageError(
-        "flag set needs --flag-key (or JOBS_MIGRATE_FLAG_KEY): the key where the flag lives",
-      );
-    if (typeof raw.reason !== "string" || raw.reason.trim() === "")
-      throw new UsageError('flag set needs --reason "…" for the audit trail');
+  addJsonOption(addConnectionOptions(cmd)).action(async (value: string, raw: object) => {
+    const opts = parseOptions(setSchema, { ...raw, value });
+    const key = opts.flagKey ?? "";
     const target = await openTarget(opts);
     try {
-      const entry = await setFlag(target.client, raw.flagKey, value, actorOf(raw), raw.reason);
+      const entry = await setFlag(target.client, key, opts.value, actorOf(opts), opts.reason ?? "");
       if (opts.json) writeJsonResult({ subcommand: "flag set", exitCode: 0, ...entry });
       else
         process.stdout.write(
-          `flag ${raw.flagKey}: ${entry.previous ?? "unset"} -> ${value} (audit entry by ${entry.who})\n`,
+          `flag ${key}: ${entry.previous ?? "unset"} -> ${opts.value} (audit entry by ${entry.who})\n`,
         );
     } finally {
       await target.close();
@@ -84,7 +114,9 @@ export function flagCommand(): Command {
     .addOption(
       new Option("--max-age <duration>", "how recent a verify must be to count").default("24h"),
     )
-    .option("--watch", "refresh every 2 s (Ctrl-C to stop)")
+    .addOption(
+      new Option("--watch", "refresh every 2 s (Ctrl-C to stop)").conflicts(["require", "json"]),
+    )
     // Options after `set` belong to `set` (both commands take --redis-url and friends).
     .enablePositionalOptions()
     .addCommand(setCommand());
@@ -92,23 +124,21 @@ export function flagCommand(): Command {
     [ExitCode.Ok]: "shown (with --require: the gate is met)",
     [ExitCode.ProblemsFound]: "--require: the gate is not met (the reasons are listed)",
   });
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    const maxAgeMs = parseDuration("--max-age", String(raw.maxAge));
-    const gate = raw.require as Gate | undefined;
-    if (raw.watch && (gate || opts.json))
-      throw new UsageError("--watch cannot be combined with --require or --json");
+  addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(async (raw: object) => {
+    const opts = parseOptions(flagSchema, raw);
+    const maxAgeMs = opts.maxAge;
+    const gate: Gate | undefined = opts.require;
     const target = await openTarget(opts);
     const input = {
       schema: schemaOf(opts),
       statePrefix: opts.statePrefix,
       envFlag: process.env.AI_JOBS_NEW_SCHEMA,
-      flagKey: raw.flagKey as string | undefined,
-      exactCounts: Boolean(raw.count),
+      flagKey: opts.flagKey,
+      exactCounts: opts.count,
       maxAgeMs,
     };
     try {
-      if (raw.watch) {
+      if (opts.watch) {
         const stop = stopOnSignals(() => undefined);
         while (!stop.signal.aborted) {
           const view = renderRollout(

@@ -3,10 +3,29 @@ import { ExitCode, LockHeldError, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { findLocks, holderState, whyHolderAlive } from "../../engine/lockList.js";
 import { describeOwner } from "../../engine/runLock.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { z } from "zod";
+import {
+  addConnectionOptions,
+  addJsonOption,
+  commandSchema,
+  jsonShape,
+} from "../options/connection.js";
+import { on, parseOptions } from "../options/fields.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatDuration } from "../render/style.js";
 import { openTarget } from "../runContext.js";
+
+const releaseSchema = commandSchema({ run: z.string().min(1).optional(), force: on() }).superRefine(
+  (o, ctx) => {
+    if (!o.force)
+      ctx.addIssue({
+        code: "custom",
+        message: "locks release needs --force (it frees another process's lock)",
+      });
+    else if (o.run === undefined)
+      ctx.addIssue({ code: "custom", message: "locks release needs --run <scope>" });
+  },
+);
 
 function releaseCommand(): Command {
   const cmd = new Command("release")
@@ -17,15 +36,13 @@ function releaseCommand(): Command {
     [ExitCode.Ok]: "released (or already gone)",
     [ExitCode.LockHeld]: "refused: the holder is alive (its process, or its heartbeat)",
   });
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    if (!raw.force)
-      throw new UsageError("locks release needs --force (it frees another process's lock)");
-    if (typeof raw.run !== "string") throw new UsageError("locks release needs --run <scope>");
+  addConnectionOptions(cmd).action(async (raw: object) => {
+    const opts = parseOptions(releaseSchema, raw);
+    const run = opts.run ?? "";
     const target = await openTarget(opts);
     try {
-      const lock = (await findLocks(target, opts.statePrefix)).find((l) => l.scope === raw.run);
-      if (!lock) throw new UsageError(`no lock is held for ${raw.run}`);
+      const lock = (await findLocks(target, opts.statePrefix)).find((l) => l.scope === run);
+      if (!lock) throw new UsageError(`no lock is held for ${run}`);
       const owner = lock.owner;
       const value = await target.client.get(lock.key);
       const alive = await whyHolderAlive(target, lock);
@@ -33,8 +50,8 @@ function releaseCommand(): Command {
       const released = value ? await target.client.releaseLock(lock.key, value) : 0;
       process.stdout.write(
         released
-          ? `released the lock of ${raw.run}${owner ? ` (${describeOwner(owner)})` : ""}\n`
-          : `the lock of ${raw.run} was already gone\n`,
+          ? `released the lock of ${run}${owner ? ` (${describeOwner(owner)})` : ""}\n`
+          : `the lock of ${run} was already gone\n`,
       );
     } finally {
       await target.close();
@@ -51,8 +68,8 @@ export function locksCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "listed (no lock held is no error)",
   });
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
+  addJsonOption(addConnectionOptions(cmd)).action(async (raw: object) => {
+    const opts = parseOptions(commandSchema(jsonShape), raw);
     const target = await openTarget(opts);
     try {
       const locks = await findLocks(target, opts.statePrefix);

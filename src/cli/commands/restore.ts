@@ -1,11 +1,28 @@
 import { Command, Option } from "commander";
-import { ExitCode, UsageError } from "../../errors.js";
+import { z } from "zod";
+import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { restoreArchive } from "../../migration/cleanup/restore.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import {
+  addConnectionOptions,
+  addJsonOption,
+  commandSchema,
+  jsonShape,
+} from "../options/connection.js";
+import { on, parseOptions } from "../options/fields.js";
+import { addBudgetOption, budgetShape } from "../options/run.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatCount } from "../render/style.js";
 import { openTarget } from "../runContext.js";
+
+const restoreSchema = commandSchema({
+  ...budgetShape,
+  ...jsonShape,
+  from: z
+    .string({ error: "restore needs --from <archive file>" })
+    .min(1, "restore needs --from <archive file>"),
+  force: on(),
+});
 
 export function restoreCommand(): Command {
   const cmd = new Command("restore")
@@ -20,32 +37,32 @@ export function restoreCommand(): Command {
     [ExitCode.Ok]: "completed: every hash of the archive restored, skipped (exists) or expired",
     [ExitCode.Usage]: "usage error, or an archive that cannot be read or is not an archive",
   });
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    if (typeof raw.from !== "string" || raw.from === "")
-      throw new UsageError("restore needs --from <archive file>");
-    const target = await openTarget(opts);
-    try {
-      const result = await restoreArchive(target.client, raw.from, Boolean(raw.force));
-      if (opts.json)
-        writeJsonResult({
-          subcommand: "restore",
-          redis: target.where,
-          topology: target.kind,
-          exitCode: 0,
-          ...result,
-        });
-      else {
-        const rows = Object.entries(result.counts).map(
-          ([k, v]) => `  ${k.padEnd(18)} ${formatCount(v).padStart(12)}`,
-        );
-        process.stdout.write(
-          `restore of ${raw.from} completed on ${target.where}\n${rows.join("\n")}\n`,
-        );
+  addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(
+    async (raw: Record<string, unknown>) => {
+      const opts = parseOptions(restoreSchema, raw);
+      const target = await openTarget(opts);
+      try {
+        const result = await restoreArchive(target.client, opts.from, opts.force);
+        if (opts.json)
+          writeJsonResult({
+            subcommand: "restore",
+            redis: target.where,
+            topology: target.kind,
+            exitCode: 0,
+            ...result,
+          });
+        else {
+          const rows = Object.entries(result.counts).map(
+            ([k, v]) => `  ${k.padEnd(18)} ${formatCount(v).padStart(12)}`,
+          );
+          process.stdout.write(
+            `restore of ${opts.from} completed on ${target.where}\n${rows.join("\n")}\n`,
+          );
+        }
+      } finally {
+        await target.close();
       }
-    } finally {
-      await target.close();
-    }
-  });
+    },
+  );
   return cmd;
 }

@@ -4,11 +4,18 @@ import { withExitStatuses } from "../exitHelp.js";
 import { unaccepted } from "../../migration/shared/baseline.js";
 import { verify, type VerifyResult } from "../../migration/verify/verify.js";
 import { ReportWriter } from "../../output/reportWriter.js";
-import { addCommonOptions, commonSchema, parseOptions } from "../options.js";
+import { commandSchema } from "../options/connection.js";
+import { parseOptions } from "../options/fields.js";
+import { addRunCommandOptions, runCommandShape } from "../options/run.js";
+import { addVerifyOptions, verifyProblem, verifyShape } from "../options/verify.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
-import { addVerifyOptions, verifySchema } from "../verifyOptions.js";
+
+const verifySchema = commandSchema({ ...runCommandShape, ...verifyShape }).superRefine((o, ctx) => {
+  const problem = verifyProblem(o);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 export function verifyCommand(): Command {
   const cmd = new Command("verify")
@@ -38,13 +45,12 @@ export function verifyCommand(): Command {
         "--report or --metrics-file could not be written (the message names it)",
     },
   );
-  addVerifyOptions(addCommonOptions(cmd)).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(commonSchema, raw);
-    const v = parseOptions(verifySchema, raw);
+  addVerifyOptions(addRunCommandOptions(cmd)).action(async (raw: Record<string, unknown>) => {
+    const opts = parseOptions(verifySchema, raw);
     // Opened first: a report path that cannot be written fails (exit 6) before any work.
-    if (v.metricsFile)
-      await (await import("../../output/metrics.js")).checkTextfilePath(v.metricsFile);
-    const report = v.report ? await ReportWriter.open(v.report) : undefined;
+    if (opts.metricsFile)
+      await (await import("../../output/metrics.js")).checkTextfilePath(opts.metricsFile);
+    const report = opts.report ? await ReportWriter.open(opts.report) : undefined;
     const session = runSession("verify", opts, [
       "checked",
       "equal",
@@ -59,14 +65,14 @@ export function verifyCommand(): Command {
         target,
         {
           schema: schemaOf(opts),
-          ttlToleranceMs: v.ttlTolerance,
-          workspaces: v.workspace,
-          sample: v.sample,
-          orphans: v.orphans,
-          recheckRounds: v.recheckRounds,
-          recheckDelayMs: v.recheckDelay,
-          repair: v.repair ? (v.dryRun ? "dry-run" : "yes") : "no",
-          readFrom: v.readFrom,
+          ttlToleranceMs: opts.ttlTolerance,
+          workspaces: opts.workspace,
+          sample: opts.sample,
+          orphans: opts.orphans,
+          recheckRounds: opts.recheckRounds,
+          recheckDelayMs: opts.recheckDelay,
+          repair: opts.repair ? (opts.dryRun ? "dry-run" : "yes") : "no",
+          readFrom: opts.readFrom,
           sink: report ? (r) => report.write(r) : undefined,
           // With --json, stdout carries one JSON object: the plan goes to stderr.
           plan: (line) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`),
@@ -75,7 +81,7 @@ export function verifyCommand(): Command {
       );
       session.close();
       await report?.close();
-      await publishMetrics(result, v.metricsFile, v.pushgateway);
+      await publishMetrics(result, opts.metricsFile, opts.pushgateway);
       // Accepted leftovers (`jobs-migrate accept`) are listed but fail nothing.
       const problems = (result.counts.confirmed ?? 0) + unaccepted(result.counts, "unmigratable");
       const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;

@@ -1,8 +1,9 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
-import { isValidWorkspaceId } from "../migration/shared/keySchema.js";
+import { isValidWorkspaceId } from "../../migration/shared/keySchema.js";
+import { int } from "./fields.js";
 
-/** verify's own options, beside the common ones. */
+/** verify's own options, beside those of every SCAN run (run.ts). */
 export function addVerifyOptions(cmd: Command): Command {
   return cmd
     .option("--no-orphans", "skip the second pass over the new prefix (orphan new keys)")
@@ -48,19 +49,6 @@ export function addVerifyOptions(cmd: Command): Command {
     );
 }
 
-const int = (name: string, min: number, max: number) =>
-  z.string().transform((s, ctx) => {
-    const n = Number(s);
-    if (!/^\d+$/.test(s) || n < min || n > max) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${name} must be an integer from ${min} to ${max} (got "${s}")`,
-      });
-      return z.NEVER;
-    }
-    return n;
-  });
-
 const sample = z
   .string()
   .optional()
@@ -95,27 +83,27 @@ const workspaces = z
     return list;
   });
 
-export const verifySchema = z
-  .object({
-    orphans: z.boolean().default(true),
-    workspace: workspaces,
-    sample,
-    recheckRounds: int("--recheck-rounds", 0, 20),
-    recheckDelay: int("--recheck-delay", 0, 60_000),
-    ttlTolerance: int("--ttl-tolerance", 0, 86_400_000),
-    repair: z.boolean().optional(),
-    dryRun: z.boolean().optional(),
-    report: z.string().min(1).optional(),
-    readFrom: z.enum(["master", "replicas"]),
-    metricsFile: z.string().min(1).optional(),
-    pushgateway: z
-      .string()
-      .optional()
-      .refine(
-        (u) => u === undefined || /^https?:\/\/[^\s]+$/.test(u),
-        "--pushgateway must be an http:// or https:// URL",
-      ),
-  })
-  .refine((o) => !o.dryRun || o.repair, "--dry-run only applies to --repair");
+export const verifyShape = {
+  orphans: z.boolean().default(true),
+  workspace: workspaces,
+  sample,
+  recheckRounds: int("--recheck-rounds", 0, 20),
+  recheckDelay: int("--recheck-delay", 0, 60_000),
+  ttlTolerance: int("--ttl-tolerance", 0, 86_400_000),
+  repair: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+  report: z.string().min(1).optional(),
+  readFrom: z.enum(["master", "replicas"]),
+  metricsFile: z.string().min(1).optional(),
+  pushgateway: z
+    .string()
+    .optional()
+    .refine(
+      (u) => u === undefined || /^https?:\/\/[^\s]+$/.test(u),
+      "--pushgateway must be an http:// or https:// URL",
+    ),
+};
 
-export type VerifyCliOptions = z.infer<typeof verifySchema>;
+/** verify's rules that span its own options. */
+export const verifyProblem = (o: { dryRun?: boolean; repair?: boolean }) =>
+  o.dryRun && !o.repair ? "--dry-run only applies to --repair" : undefined;
