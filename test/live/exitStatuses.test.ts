@@ -100,7 +100,7 @@ describe("the help", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^Usage: jobs-migrate cleanup /);
     expect(r.stdout).toMatch(
-      /\nExit status:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 .*\n {2}4 .*\n {2}5 .*\n {2}6 .*\n {2}70 .*\n {2}130 .*\n$/,
+      /\nExit status:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 .*\n {2}4 .*\n {2}5 .*\n {2}6 .*\n {2}70 .*\n {2}130 .*\n(\n|$)/,
     );
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "../../migration/rollout/accept.js";
 import { actorOf, actorOption, actorShape } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import {
   addConnectionOptions,
   addJsonOption,
@@ -49,12 +50,7 @@ export function acceptCommand(): Command {
       "Record the exact set of unmigratable old keys and foreign new keys that the last complete verify of\n" +
         "the whole keyspace found, as accepted: who, when, why, and a digest of the set, in an audit trail.\n" +
         "Accepted keys still show in every summary and report, marked (accepted), but no longer fail verify's\n" +
-        "exit status, backfill's or the flag gates; any key not in the set (a new problem) fails them again.\n\n" +
-        "Examples:\n" +
-        '  jobs-migrate accept --from-last verify --reason "legacy jobs without workspace, JIRA-123"\n' +
-        "  jobs-migrate accept --list\n" +
-        "  jobs-migrate accept --export leftovers.jsonl     # every leftover, for whoever fixes the data\n" +
-        '  jobs-migrate accept --clear --reason "data fixed"',
+        "exit status, backfill's or the flag gates; any key not in the set (a new problem) fails them again.",
     )
     .addOption(
       new Option(
@@ -73,6 +69,12 @@ export function acceptCommand(): Command {
     [ExitCode.Ok]: "done (the set accepted, listed, cleared or exported)",
     [ExitCode.LocalFailure]: "--export could not write its file (the message names it)",
   });
+  withExamples(withEnvironment(cmd, CONNECTION_ENV), [
+    'jobs-migrate accept --from-last verify --reason "legacy jobs without workspace, JIRA-123"',
+    "jobs-migrate accept --list",
+    "jobs-migrate accept --export leftovers.jsonl     # every leftover, for whoever fixes the data",
+    'jobs-migrate accept --clear --reason "data fixed"',
+  ]);
   addJsonOption(addConnectionOptions(cmd)).action(async (raw: object) => {
     const opts = parseOptions(acceptSchema, raw);
     const reason = opts.reason ?? "";

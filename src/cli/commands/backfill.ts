@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { backfill, reverseBackfill } from "../../migration/backfill/backfill.js";
 import { commandSchema } from "../options/connection.js";
 import { on, parseOptions } from "../options/fields.js";
@@ -44,6 +45,12 @@ export function backfillCommand(): Command {
         "completed, and found unmigratable or unstable keys (--reverse: conflicts)",
     },
   );
+  withExamples(withEnvironment(cmd, [...CONNECTION_ENV, "NO_COLOR"]), [
+    "jobs-migrate backfill --redis-url redis://redis.internal:6379 --rate 5000",
+    "jobs-migrate backfill --max-latency 20 --max-memory 90     # pause while the server is busy",
+    "jobs-migrate backfill --reverse                            # rollback: rebuild the old keys",
+    "jobs-migrate backfill --restart --json                     # start over, result as JSON",
+  ]);
   addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(backfillSchema, raw);
     const target = await openTarget(opts);

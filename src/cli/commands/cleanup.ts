@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { ExitCode, LocalFailureError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { cleanup } from "../../migration/cleanup/cleanup.js";
 import { ReportWriter } from "../../output/reportWriter.js";
 import { commandSchema } from "../options/connection.js";
@@ -73,6 +74,11 @@ export function cleanupCommand(): Command {
         "the --archive file could not be written; no key was deleted without its archive line",
     },
   );
+  withExamples(withEnvironment(cmd, [...CONNECTION_ENV, "AI_JOBS_NEW_SCHEMA", "NO_COLOR"]), [
+    "jobs-migrate cleanup                                         # dry run: what would be deleted",
+    "AI_JOBS_NEW_SCHEMA=on jobs-migrate cleanup --execute --archive old-jobs.jsonl",
+    "AI_JOBS_NEW_SCHEMA=off jobs-migrate cleanup --side new --execute   # abort before the read flip",
+  ]);
   addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(cleanupSchema, raw);
 

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { ExitCode, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { writeControl } from "../../engine/runControl.js";
 import { stateKeys } from "../../engine/stateKeys.js";
 import { findLocks } from "../../engine/lockList.js";
@@ -39,7 +40,6 @@ export function ctlCommand(): Command {
     .summary("pause, resume or re-tune running runs, from any host")
     .description(
       "Write a run's control key; the running process picks the change up before its next batch and logs it.\n" +
-        "  jobs-migrate ctl pause [--run backfill]\n  jobs-migrate ctl resume\n  jobs-migrate ctl set rate=5000 batch=200\n" +
         "Without --run, every run that holds a lock now (under the state prefix) is addressed.",
     )
     .argument("<action>", "pause, resume or set")
@@ -53,6 +53,11 @@ export function ctlCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "the change was written to each run's control key",
   });
+  withExamples(withEnvironment(cmd, CONNECTION_ENV), [
+    "jobs-migrate ctl pause --run backfill",
+    "jobs-migrate ctl resume",
+    "jobs-migrate ctl set rate=5000 batch=200",
+  ]);
   addConnectionOptions(cmd).action(async (action: string, settings: string[], raw: object) => {
     const opts = parseOptions(ctlSchema, raw);
     let change: Record<string, string>;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ExitCode } from "../../errors.js";
 import { actorOf, actorOption, actorShape } from "../actor.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import {
   GATES,
   readRollout,
@@ -68,6 +69,10 @@ function setCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "the flag was set and the audit entry written",
   });
+  withExamples(withEnvironment(cmd, CONNECTION_ENV), [
+    'jobs-migrate flag set on --flag-key ai:flags:AI_JOBS_NEW_SCHEMA --reason "canary passed, CHG-42"',
+    'jobs-migrate flag set off --reason "rollback: divergence in ws-7" --actor oncall-alice',
+  ]);
   addJsonOption(addConnectionOptions(cmd)).action(async (value: string, raw: object) => {
     const opts = parseOptions(setSchema, { ...raw, value });
     const key = opts.flagKey ?? "";
@@ -124,6 +129,12 @@ export function flagCommand(): Command {
     [ExitCode.Ok]: "shown (with --require: the gate is met)",
     [ExitCode.ProblemsFound]: "--require: the gate is not met (the reasons are listed)",
   });
+  withExamples(withEnvironment(cmd, [...CONNECTION_ENV, "AI_JOBS_NEW_SCHEMA", "NO_COLOR"]), [
+    "jobs-migrate flag --flag-key ai:flags:AI_JOBS_NEW_SCHEMA",
+    "jobs-migrate flag --require ready-for-cleanup || exit 1     # a runbook's gate",
+    "jobs-migrate flag --count --json                            # exact key counts (a full SCAN)",
+    "jobs-migrate flag --watch",
+  ]);
   addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(async (raw: object) => {
     const opts = parseOptions(flagSchema, raw);
     const maxAgeMs = opts.maxAge;

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { ExitCode, LockHeldError, UsageError } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { findLocks, holderState, whyHolderAlive } from "../../engine/lockList.js";
 import { describeOwner } from "../../engine/runLock.js";
 import { z } from "zod";
@@ -36,6 +37,10 @@ function releaseCommand(): Command {
     [ExitCode.Ok]: "released (or already gone)",
     [ExitCode.LockHeld]: "refused: the holder is alive (its process, or its heartbeat)",
   });
+  withExamples(withEnvironment(cmd, CONNECTION_ENV), [
+    "jobs-migrate locks release --force --run backfill",
+    "jobs-migrate locks release --force --run verify:workspaces=ws-1",
+  ]);
   addConnectionOptions(cmd).action(async (raw: object) => {
     const opts = parseOptions(releaseSchema, raw);
     const run = opts.run ?? "";
@@ -68,6 +73,11 @@ export function locksCommand(): Command {
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "listed (no lock held is no error)",
   });
+  withExamples(withEnvironment(cmd, CONNECTION_ENV), [
+    "jobs-migrate locks",
+    "jobs-migrate locks --json",
+    "jobs-migrate locks release --force --run backfill          # after checking it is dead",
+  ]);
   addJsonOption(addConnectionOptions(cmd)).action(async (raw: object) => {
     const opts = parseOptions(commandSchema(jsonShape), raw);
     const target = await openTarget(opts);

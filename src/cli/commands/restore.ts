@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { restoreArchive } from "../../migration/cleanup/restore.js";
 import {
   addConnectionOptions,
@@ -37,6 +38,10 @@ export function restoreCommand(): Command {
     [ExitCode.Ok]: "completed: every hash of the archive restored, skipped (exists) or expired",
     [ExitCode.Usage]: "usage error, or an archive that cannot be read or is not an archive",
   });
+  withExamples(withEnvironment(cmd, [...CONNECTION_ENV]), [
+    "jobs-migrate restore --from old-jobs.jsonl",
+    "jobs-migrate restore --from old-jobs.jsonl --force --json    # overwrite keys that exist",
+  ]);
   addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(
     async (raw: Record<string, unknown>) => {
       const opts = parseOptions(restoreSchema, raw);

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
+import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { unaccepted } from "../../migration/shared/baseline.js";
 import { verify, type VerifyResult } from "../../migration/verify/verify.js";
 import { ReportWriter } from "../../output/reportWriter.js";
@@ -45,6 +46,12 @@ export function verifyCommand(): Command {
         "--report or --metrics-file could not be written (the message names it)",
     },
   );
+  withExamples(withEnvironment(cmd, [...CONNECTION_ENV, "NO_COLOR"]), [
+    "jobs-migrate verify --workspace ws-canary --json            # the canary's workspaces only",
+    "jobs-migrate verify --sample 5% --report divergences.jsonl",
+    "jobs-migrate verify --metrics-file /var/lib/node_exporter/textfile/jobs_migrate.prom   # nightly",
+    "jobs-migrate verify --repair --dry-run                       # what a repair would write",
+  ]);
   addVerifyOptions(addRunCommandOptions(cmd)).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(verifySchema, raw);
     // Opened first: a report path that cannot be written fails (exit 6) before any work.
