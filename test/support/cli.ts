@@ -25,6 +25,8 @@ export interface CliResult {
 
 export interface CliOptions {
   env?: Record<string, string | undefined>;
+  /** Run this executable instead of `node BIN` (an installed `jobs-migrate`, a bundle). */
+  exe?: string;
 }
 
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -38,7 +40,8 @@ export function startCli(
   args: string[],
   opts: CliOptions = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const [command, argv] = opts.exe ? [opts.exe, args] : [process.execPath, [BIN, ...args]];
+  const child = spawn(command, argv, {
     cwd: CWD,
     env: childEnv(opts.env),
     stdio: ["ignore", "pipe", "pipe"],
