@@ -79,3 +79,16 @@ export function jsonOf(r: CliResult): Record<string, unknown> & { counts: Record
     counts: Record<string, number>;
   };
 }
+
+const helps = new Map<string, Promise<string>>();
+
+/** What `jobs-migrate [sub] --help` prints (run once per subcommand). */
+export function helpOf(sub?: string): Promise<string> {
+  const key = sub ?? "";
+  let help = helps.get(key);
+  if (help === undefined) {
+    help = runCli([...(sub ? [sub] : []), "--help"]).then((r) => r.stdout);
+    helps.set(key, help);
+  }
+  return help;
+}
