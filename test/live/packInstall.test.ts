@@ -18,7 +18,9 @@ import { connect, targets, uniquePrefix, type Target } from "../support/targets.
 const ROOT = resolve(import.meta.dirname, "../..");
 const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
 /** Never in the copy: what a build or a test run leaves behind, and the git metadata. */
-const NOT_IN_A_CLONE = new Set(["node_modules", "dist", ".git", "coverage", ".bench", ".demo"]);
+const NOT_IN_A_CLONE = new Set([
+  ...["node_modules", "dist", ".git", "coverage", ".bench", ".demo", ".scratch"],
+]);
 
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), "jm-pack-"));
