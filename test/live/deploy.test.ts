@@ -53,6 +53,7 @@ describe("deploy/kubernetes", () => {
       const pod = podOf(doc);
       expect(pod.securityContext?.runAsNonRoot).toBe(true);
       for (const container of pod.containers) {
+        expect(container.command, "the image's entrypoint (tini) stays").toBeUndefined();
         const [sub, ...args] = container.args as string[];
         await expectToolOptions(sub!, args, file);
         const env = Object.fromEntries(
