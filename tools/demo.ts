@@ -63,6 +63,8 @@ export interface DemoStep {
 export interface DemoOptions {
   /** Print everything (npm run demo), or keep quiet and only return the steps (the test). */
   print?: boolean;
+  /** The CLI that `node` runs: bin/jobs-migrate.js by default, or the single-file build. */
+  bin?: string;
 }
 
 export async function runDemo(opts: DemoOptions = { print: true }): Promise<DemoStep[]> {
@@ -78,7 +80,7 @@ export async function runDemo(opts: DemoOptions = { print: true }): Promise<Demo
     say(`\n$ ${shown.join("")}jobs-migrate ${args.join(" ")}`);
     const base = { ...process.env };
     delete base.AI_JOBS_NEW_SCHEMA; // the demo says when the flag is on
-    const r = spawnSync(process.execPath, [BIN, ...args], {
+    const r = spawnSync(process.execPath, [opts.bin ?? BIN, ...args], {
       cwd,
       env: { ...base, ...env },
       encoding: "utf8",

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Cluster, Redis, Result } from "ioredis";
+import { luaFile } from "./luaFiles.js";
 
 /**
  * Lua scripts, one per file in ./lua, named `verbNoun-<numKeys>.lua` ("n": variable).
@@ -72,10 +72,7 @@ export function scriptSource(file: string): string {
   let lua = sources.get(file);
   if (lua === undefined) {
     // "#include lib/x.lua" pastes a shared snippet: Lua scripts in Redis cannot import.
-    lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8").replace(
-      /^#include (\S+)$/gm,
-      (_m, lib: string) => readFileSync(new URL(`./lua/${lib}`, import.meta.url), "utf8"),
-    );
+    lua = luaFile(file).replace(/^#include (\S+)$/gm, (_m, lib: string) => luaFile(lib));
     sources.set(file, lua);
   }
   return lua;

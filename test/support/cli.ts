@@ -25,6 +25,8 @@ export interface CliResult {
 
 export interface CliOptions {
   env?: Record<string, string | undefined>;
+  /** Run this executable instead of `node BIN` (an installed `jobs-migrate`, a bundle). */
+  exe?: string;
 }
 
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -38,7 +40,8 @@ export function startCli(
   args: string[],
   opts: CliOptions = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const [command, argv] = opts.exe ? [opts.exe, args] : [process.execPath, [BIN, ...args]];
+  const child = spawn(command, argv, {
     cwd: CWD,
     env: childEnv(opts.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -75,4 +78,17 @@ export function jsonOf(r: CliResult): Record<string, unknown> & { counts: Record
   return JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, unknown> & {
     counts: Record<string, number>;
   };
+}
+
+const helps = new Map<string, Promise<string>>();
+
+/** What `jobs-migrate [sub] --help` prints (run once per subcommand). */
+export function helpOf(sub?: string): Promise<string> {
+  const key = sub ?? "";
+  let help = helps.get(key);
+  if (help === undefined) {
+    help = runCli([...(sub ? [sub] : []), "--help"]).then((r) => r.stdout);
+    helps.set(key, help);
+  }
+  return help;
 }
