@@ -3,6 +3,7 @@ import { connect } from "../redis/connect.js";
 import { describeEndpoint, parseRedisUrl, type RedisEndpoint } from "../redis/redisUrl.js";
 import type { RedisTarget } from "../redis/target.js";
 import type { RunSettings } from "../migration/shared/runSettings.js";
+import type { RunMetrics } from "../output/runMetrics.js";
 import type { KeySchema } from "../migration/shared/keySchema.js";
 import { toolVersion } from "../version.js";
 import type { ConnectionOptions } from "./options/connection.js";
@@ -64,6 +65,7 @@ export function runSession(
   name: string,
   opts: RunOptions & ConnectionOptions,
   highlight: readonly string[],
+  metrics?: RunMetrics,
 ) {
   const view = createProgressView({
     name,
@@ -87,7 +89,12 @@ export function runSession(
     findingsCap: opts.sampleSize,
     version: toolVersion(),
     signal: stop.signal,
-    onEvent: view.listener,
+    onEvent: metrics
+      ? (e) => {
+          view.listener(e);
+          if (e.type === "progress") metrics.progress(e);
+        }
+      : view.listener,
     targetBatchMs: opts.targetBatchMs,
     loadLimits: {
       maxLatencyMs: opts.maxLatency,

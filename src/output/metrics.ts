@@ -39,9 +39,7 @@ const scopes = new WeakMap<Registry, string>();
  * value can become a label (cardinality, secrets).
  */
 export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ scope: result.scope });
-  scopes.set(registry, result.scope);
+  const registry = scopedRegistry(result.scope);
   const gauge = (name: string, help: string, labelNames: string[] = []) =>
     new Gauge({ name: `jobs_migrate_verify_${name}`, help, labelNames, registers: [registry] });
 
@@ -75,13 +73,26 @@ export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
     result.finishedAt.getTime() / 1000,
   );
   gauge("duration_seconds", "How long the last verify run took.").set(result.durationSeconds);
+  addBuildInfo(registry, result.version);
+  return registry;
+}
+
+/** A registry of its own (never prom-client's global one), every series labelled `scope`. */
+export function scopedRegistry(scope: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ scope });
+  scopes.set(registry, scope);
+  return registry;
+}
+
+/** `jobs_migrate_build_info{version}` 1: which jobs-migrate wrote the metrics. */
+export function addBuildInfo(registry: Registry, version = toolVersion()): void {
   new Gauge({
     name: "jobs_migrate_build_info",
     help: "Always 1; the version label says which jobs-migrate wrote these metrics.",
     labelNames: ["version"],
     registers: [registry],
-  }).set({ version: result.version ?? toolVersion() }, 1);
-  return registry;
+  }).set({ version }, 1);
 }
 
 /**
@@ -116,10 +127,10 @@ export async function checkTextfilePath(path: string): Promise<void> {
  * filesystem, so the collector never reads half a file; the temporary name does not
  * end in .prom, so the collector ignores it meanwhile.
  */
-export async function writeTextfile(registry: Registry, path: string): Promise<void> {
+export async function writeTextfile(metrics: Registry | string, path: string): Promise<void> {
   await checkTextfilePath(path);
   const tmp = `${path}.tmp.${process.pid}`;
-  const text = await registry.metrics();
+  const text = typeof metrics === "string" ? metrics : await metrics.metrics();
   try {
     const file = await open(tmp, "w", 0o644);
     try {
@@ -158,10 +169,11 @@ export async function pushToGateway(
   url: string,
   job = "jobs_migrate_verify",
   timeoutMs = 10_000,
+  /** "add" (POST): replace only the metrics pushed, keep the group's others (mid-run). */
+  mode: "replace" | "add" = "replace",
 ): Promise<void> {
   const scope = scopes.get(registry);
-  if (scope === undefined)
-    throw new Error("pushToGateway needs a registry from buildVerifyMetrics");
+  if (scope === undefined) throw new Error("pushToGateway needs a registry from scopedRegistry");
   const shown = redactUrl(url);
   let secrets: string[];
   try {
@@ -173,7 +185,8 @@ export async function pushToGateway(
   }
   const gateway = new Pushgateway(url, { timeout: timeoutMs }, registry);
   try {
-    await gateway.push({ jobName: job, groupings: { scope } });
+    const params = { jobName: job, groupings: { scope } };
+    await (mode === "add" ? gateway.pushAdd(params) : gateway.push(params));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     let reason = code ?? (err instanceof Error ? err.message : String(err));

@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +5,7 @@ import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ExitCode, LocalFailureError, UsageError } from "../../src/errors.js";
 import { toolVersion } from "../../src/version.js";
+import { startFakeGateway, type FakeGateway, type RecordedPush } from "../support/fakeGateway.js";
 import {
   buildVerifyMetrics,
   checkTextfilePath,
@@ -178,38 +177,19 @@ describe("writeTextfile", () => {
   });
 });
 
-interface Recorded {
-  method: string | undefined;
-  url: string | undefined;
-  authorization: string | undefined;
-  body: string;
-}
-
 describe("pushToGateway", () => {
-  let server: Server;
+  let gw: FakeGateway;
   let port: number;
-  let requests: Recorded[];
-  let status: number;
+  let requests: RecordedPush[];
+  const setStatus = (status: number) => (gw.status = status);
 
   beforeEach(async () => {
-    requests = [];
-    status = 200;
-    server = createServer((req: IncomingMessage, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString("utf8")));
-      req.on("end", () => {
-        const authorization = req.headers.authorization;
-        requests.push({ method: req.method, url: req.url, authorization, body });
-        res.statusCode = status;
-        // A gateway that echoes the request, credentials included, in its error.
-        res.end(status === 200 ? "" : `bad push, auth was ${authorization}`);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    port = (server.address() as AddressInfo).port;
+    gw = await startFakeGateway();
+    port = gw.port;
+    requests = gw.requests;
   });
   afterEach(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await gw.close();
   });
 
   it("replaces the group job/scope (PUT), with the URL's credentials and the build info", async () => {
@@ -251,7 +231,7 @@ describe("pushToGateway", () => {
   });
 
   it("rejects without credentials when the gateway refuses the push", async () => {
-    status = 401;
+    setStatus(401);
     const url = `http://pusher:pa55w0rd@127.0.0.1:${port}`;
     const err = await pushToGateway(buildVerifyMetrics(input()), url).then(
       () => undefined,
@@ -266,8 +246,7 @@ describe("pushToGateway", () => {
   });
 
   it("rejects without credentials when the gateway is unreachable", async () => {
-    await new Promise((resolve) => server.close(resolve));
-    server = createServer();
+    await gw.close();
     const url = `http://pusher:pa55w0rd@127.0.0.1:${port}/`;
     const err = await pushToGateway(buildVerifyMetrics(input()), url).then(
       () => undefined,
@@ -280,7 +259,7 @@ describe("pushToGateway", () => {
   });
 
   it("gives up on a gateway that never answers", async () => {
-    server.removeAllListeners("request");
+    gw.hang = true;
     const started = Date.now();
     const push = pushToGateway(
       buildVerifyMetrics(input()),

@@ -5,13 +5,16 @@ import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js"
 import { backfill, reverseBackfill } from "../../migration/backfill/backfill.js";
 import { commandSchema } from "../options/connection.js";
 import { on, parseOptions } from "../options/fields.js";
+import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addRunCommandOptions, runCommandShape } from "../options/run.js";
 import { renderSummary } from "../render/runSummary.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
+import { endRunMetrics, failedRunMetrics, openRunMetrics } from "../runMetrics.js";
 
 const backfillSchema = commandSchema({
   ...runCommandShape,
+  ...metricsShape,
   reverse: on(),
   recreateMissing: on(),
 }).refine((o) => !o.recreateMissing || o.reverse, "--recreate-missing only applies to --reverse");
@@ -49,12 +52,15 @@ export function backfillCommand(): Command {
     "jobs-migrate backfill --redis-url redis://redis.internal:6379 --rate 5000",
     "jobs-migrate backfill --max-latency 20 --max-memory 90     # pause while the server is busy",
     "jobs-migrate backfill --reverse                            # rollback: rebuild the old keys",
-    "jobs-migrate backfill --restart --json                     # start over, result as JSON",
+    "jobs-migrate backfill --pushgateway http://pushgateway:9091   # progress and result to Prometheus",
   ]);
-  addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
+  addMetricsOptions(addRunCommandOptions(cmd)).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(backfillSchema, raw);
+    const name = opts.reverse ? "backfill-reverse" : "backfill";
+    const metrics = await openRunMetrics(opts, name, "all", opts.progressInterval);
+    const started = Date.now();
     const target = await openTarget(opts);
-    const session = runSession("backfill", opts, [
+    const highlight = [
       "copied",
       "alreadyPresent",
       "unmigratable",
@@ -63,13 +69,15 @@ export function backfillCommand(): Command {
       "rebuilt",
       "repairedPartial",
       "conflict",
-    ]);
+    ];
+    const session = runSession("backfill", opts, highlight, metrics);
     try {
       const result = opts.reverse
         ? await reverseBackfill(target, schemaOf(opts), opts.recreateMissing, session.settings)
         : await backfill(target, schemaOf(opts), session.settings);
       session.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
+      await endRunMetrics(metrics, started, exitCode, result.counts);
       if (opts.json)
         writeJsonResult({
           subcommand: "backfill",
@@ -83,6 +91,9 @@ export function backfillCommand(): Command {
           renderSummary(result, target.where, `${target.kind}, ${result.mode}`, process.stdout),
         );
       process.exitCode = exitCode;
+    } catch (err) {
+      await failedRunMetrics(metrics, started, err);
+      throw err;
     } finally {
       session.close();
       await target.close();

@@ -7,13 +7,16 @@ import { cleanup } from "../../migration/cleanup/cleanup.js";
 import { ReportWriter } from "../../output/reportWriter.js";
 import { commandSchema } from "../options/connection.js";
 import { duration, on, parseOptions } from "../options/fields.js";
+import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addRunCommandOptions, runCommandShape } from "../options/run.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { renderSummary } from "../render/runSummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
+import { endRunMetrics, failedRunMetrics, openRunMetrics } from "../runMetrics.js";
 
 const cleanupSchema = commandSchema({
   ...runCommandShape,
+  ...metricsShape,
   execute: on(),
   force: on(),
   side: z.enum(["old", "new"]),
@@ -79,20 +82,17 @@ export function cleanupCommand(): Command {
     "AI_JOBS_NEW_SCHEMA=on jobs-migrate cleanup --execute --archive old-jobs.jsonl",
     "AI_JOBS_NEW_SCHEMA=off jobs-migrate cleanup --side new --execute   # abort before the read flip",
   ]);
-  addRunCommandOptions(cmd).action(async (raw: Record<string, unknown>) => {
+  addMetricsOptions(addRunCommandOptions(cmd)).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(cleanupSchema, raw);
-
+    // Opened first: a path that cannot be written fails (exit 6) before any work.
+    const metrics = await openRunMetrics(opts, "cleanup", "all", opts.progressInterval);
+    const started = Date.now();
     const archive =
       opts.archive && opts.execute
         ? await ReportWriter.open(opts.archive, { append: true, what: "archive file" })
         : undefined;
-    const session = runSession("cleanup", opts, [
-      "deleted",
-      "wouldDelete",
-      "differs",
-      "newMissing",
-      "unmigratable",
-    ]);
+    const highlight = ["deleted", "wouldDelete", "differs", "newMissing", "unmigratable"];
+    const session = runSession("cleanup", opts, highlight, metrics);
     let target;
     try {
       target = await openTarget(opts);
@@ -115,6 +115,7 @@ export function cleanupCommand(): Command {
       session.close();
       await archive?.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
+      await endRunMetrics(metrics, started, exitCode, result.counts);
       if (opts.json)
         writeJsonResult({
           subcommand: "cleanup",
@@ -128,6 +129,9 @@ export function cleanupCommand(): Command {
         process.stdout.write(renderSummary(result, target.where, mode, process.stdout));
       }
       process.exitCode = exitCode;
+    } catch (err) {
+      await failedRunMetrics(metrics, started, err);
+      throw err;
     } finally {
       session.close();
       await archive?.close().catch(() => undefined);

@@ -11,13 +11,16 @@ import {
   jsonShape,
 } from "../options/connection.js";
 import { on, parseOptions } from "../options/fields.js";
+import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addBudgetOption, budgetShape } from "../options/run.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { formatCount } from "../render/style.js";
 import { openTarget } from "../runContext.js";
+import { endRunMetrics, failedRunMetrics, openRunMetrics } from "../runMetrics.js";
 
 const restoreSchema = commandSchema({
   ...budgetShape,
+  ...metricsShape,
   ...jsonShape,
   from: z
     .string({ error: "restore needs --from <archive file>" })
@@ -42,12 +45,16 @@ export function restoreCommand(): Command {
     "jobs-migrate restore --from old-jobs.jsonl",
     "jobs-migrate restore --from old-jobs.jsonl --force --json    # overwrite keys that exist",
   ]);
-  addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(
+  addJsonOption(addMetricsOptions(addBudgetOption(addConnectionOptions(cmd)))).action(
     async (raw: Record<string, unknown>) => {
       const opts = parseOptions(restoreSchema, raw);
+      // restore reports its result only (it has no progress events).
+      const metrics = await openRunMetrics(opts, "restore", "all");
+      const started = Date.now();
       const target = await openTarget(opts);
       try {
         const result = await restoreArchive(target.client, opts.from, opts.force);
+        await endRunMetrics(metrics, started, ExitCode.Ok, result.counts);
         if (opts.json)
           writeJsonResult({
             subcommand: "restore",
@@ -64,6 +71,9 @@ export function restoreCommand(): Command {
             `restore of ${opts.from} completed on ${target.where}\n${rows.join("\n")}\n`,
           );
         }
+      } catch (err) {
+        await failedRunMetrics(metrics, started, err);
+        throw err;
       } finally {
         await target.close();
       }

@@ -1,19 +1,26 @@
 import { Command } from "commander";
+import type { Registry } from "prom-client";
 import { ExitCode } from "../../errors.js";
 import { withExitStatuses } from "../exitHelp.js";
 import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import { unaccepted } from "../../migration/shared/baseline.js";
-import { verify, type VerifyResult } from "../../migration/verify/verify.js";
+import { scopeOf, verify, type VerifyResult } from "../../migration/verify/verify.js";
 import { ReportWriter } from "../../output/reportWriter.js";
 import { commandSchema } from "../options/connection.js";
 import { parseOptions } from "../options/fields.js";
+import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addRunCommandOptions, runCommandShape } from "../options/run.js";
 import { addVerifyOptions, verifyProblem, verifyShape } from "../options/verify.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
+import { endRunMetrics, failedRunMetrics, openRunMetrics } from "../runMetrics.js";
 
-const verifySchema = commandSchema({ ...runCommandShape, ...verifyShape }).superRefine((o, ctx) => {
+const verifySchema = commandSchema({
+  ...runCommandShape,
+  ...verifyShape,
+  ...metricsShape,
+}).superRefine((o, ctx) => {
   const problem = verifyProblem(o);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
@@ -52,88 +59,98 @@ export function verifyCommand(): Command {
     "jobs-migrate verify --metrics-file /var/lib/node_exporter/textfile/jobs_migrate.prom   # nightly",
     "jobs-migrate verify --repair --dry-run                       # what a repair would write",
   ]);
-  addVerifyOptions(addRunCommandOptions(cmd)).action(async (raw: Record<string, unknown>) => {
-    const opts = parseOptions(verifySchema, raw);
-    // Opened first: a report path that cannot be written fails (exit 6) before any work.
-    if (opts.metricsFile)
-      await (await import("../../output/metrics.js")).checkTextfilePath(opts.metricsFile);
-    const report = opts.report ? await ReportWriter.open(opts.report) : undefined;
-    const session = runSession("verify", opts, [
-      "checked",
-      "equal",
-      "transient",
-      "confirmed",
-      "unmigratable",
-    ]);
-    let target;
-    try {
-      target = await openTarget(opts);
-      const result = await verify(
-        target,
-        {
-          schema: schemaOf(opts),
-          ttlToleranceMs: opts.ttlTolerance,
-          workspaces: opts.workspace,
-          sample: opts.sample,
-          orphans: opts.orphans,
-          recheckRounds: opts.recheckRounds,
-          recheckDelayMs: opts.recheckDelay,
-          repair: opts.repair ? (opts.dryRun ? "dry-run" : "yes") : "no",
-          readFrom: opts.readFrom,
-          sink: report ? (r) => report.write(r) : undefined,
-          // With --json, stdout carries one JSON object: the plan goes to stderr.
-          plan: (line) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`),
-        },
-        session.settings,
+  addMetricsOptions(addVerifyOptions(addRunCommandOptions(cmd))).action(
+    async (raw: Record<string, unknown>) => {
+      const opts = parseOptions(verifySchema, raw);
+      // Opened first: a path that cannot be written fails (exit 6) before any work.
+      const metrics = await openRunMetrics(
+        opts,
+        "verify",
+        scopeOf({ workspaces: opts.workspace, sample: opts.sample }),
+        opts.progressInterval,
       );
-      session.close();
-      await report?.close();
-      await publishMetrics(result, opts.metricsFile, opts.pushgateway);
-      // Accepted leftovers (`jobs-migrate accept`) are listed but fail nothing.
-      const problems = (result.counts.confirmed ?? 0) + unaccepted(result.counts, "unmigratable");
-      const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;
-      if (opts.json) {
-        const { findings, ...rest } = result;
-        writeJsonResult({
-          subcommand: "verify",
-          redis: target.where,
-          topology: target.kind,
-          exitCode,
-          ...rest,
-          divergences: divergencesOf(result),
-          unmigratable: findings.filter(
-            (f) => !f.data && f.reason !== "repair_failed" && !f.reason.startsWith("foreign "),
-          ),
-          foreign: findings
-            .filter((f) => f.reason.startsWith("foreign "))
-            .map((f) => ({ key: f.key, reason: f.reason.slice("foreign ".length) })),
-          repairFailed: findings.filter((f) => f.reason === "repair_failed"),
-        });
-      } else {
-        process.stdout.write(
-          renderVerifySummary(result, target.where, target.kind, process.stdout),
+      const report = opts.report ? await ReportWriter.open(opts.report) : undefined;
+      const started = Date.now();
+      const session = runSession(
+        "verify",
+        opts,
+        ["checked", "equal", "transient", "confirmed", "unmigratable"],
+        metrics,
+      );
+      let target;
+      try {
+        target = await openTarget(opts);
+        const result = await verify(
+          target,
+          {
+            schema: schemaOf(opts),
+            ttlToleranceMs: opts.ttlTolerance,
+            workspaces: opts.workspace,
+            sample: opts.sample,
+            orphans: opts.orphans,
+            recheckRounds: opts.recheckRounds,
+            recheckDelayMs: opts.recheckDelay,
+            repair: opts.repair ? (opts.dryRun ? "dry-run" : "yes") : "no",
+            readFrom: opts.readFrom,
+            sink: report ? (r) => report.write(r) : undefined,
+            // With --json, stdout carries one JSON object: the plan goes to stderr.
+            plan: (line) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`),
+          },
+          session.settings,
         );
+        session.close();
+        await report?.close();
+        // Accepted leftovers (`jobs-migrate accept`) are listed but fail nothing.
+        const problems = (result.counts.confirmed ?? 0) + unaccepted(result.counts, "unmigratable");
+        const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;
+        if (metrics)
+          await endRunMetrics(
+            metrics,
+            started,
+            exitCode,
+            result.counts,
+            await verifyMetrics(result),
+          );
+        if (opts.json) {
+          const { findings, ...rest } = result;
+          writeJsonResult({
+            subcommand: "verify",
+            redis: target.where,
+            topology: target.kind,
+            exitCode,
+            ...rest,
+            divergences: divergencesOf(result),
+            unmigratable: findings.filter(
+              (f) => !f.data && f.reason !== "repair_failed" && !f.reason.startsWith("foreign "),
+            ),
+            foreign: findings
+              .filter((f) => f.reason.startsWith("foreign "))
+              .map((f) => ({ key: f.key, reason: f.reason.slice("foreign ".length) })),
+            repairFailed: findings.filter((f) => f.reason === "repair_failed"),
+          });
+        } else {
+          process.stdout.write(
+            renderVerifySummary(result, target.where, target.kind, process.stdout),
+          );
+        }
+        process.exitCode = exitCode;
+      } catch (err) {
+        await failedRunMetrics(metrics, started, err);
+        throw err;
+      } finally {
+        session.close();
+        await report?.close().catch(() => undefined);
+        await target?.close();
       }
-      process.exitCode = exitCode;
-    } finally {
-      session.close();
-      await report?.close().catch(() => undefined);
-      await target?.close();
-    }
-  });
+    },
+  );
   return cmd;
 }
 
-async function publishMetrics(
-  result: VerifyResult,
-  file: string | undefined,
-  gateway: string | undefined,
-): Promise<void> {
-  if (!file && !gateway) return;
-  // prom-client is loaded only when metrics are asked for: it is most of start-up time.
-  const { buildVerifyMetrics, pushToGateway, writeTextfile } =
-    await import("../../output/metrics.js");
-  const registry = buildVerifyMetrics({
+/** verify's own gauges (jobs_migrate_verify_*), beside every run's. */
+async function verifyMetrics(result: VerifyResult): Promise<Registry> {
+  const { buildVerifyMetrics } = await import("../../output/metrics.js");
+  return buildVerifyMetrics({
     runId: result.runId,
     scope: result.scope,
     finishedAt: new Date(result.finishedAt),
@@ -141,15 +158,4 @@ async function publishMetrics(
     clean: result.clean,
     counts: result.counts,
   });
-  if (file) await writeTextfile(registry, file);
-  if (gateway) {
-    try {
-      await pushToGateway(registry, gateway);
-    } catch (err) {
-      // The verify itself completed: a metrics outage is a warning, not a failed check.
-      process.stderr.write(
-        `jobs-migrate: warning: ${err instanceof Error ? err.message : String(err)}\n`,
-      );
-    }
-  }
 }

@@ -34,13 +34,6 @@ export function addVerifyOptions(cmd: Command): Command {
     .addOption(new Option("--report <file>", "write every divergence as JSON lines to this file"))
     .addOption(
       new Option(
-        "--metrics-file <file>",
-        "write Prometheus metrics here (node_exporter textfile collector)",
-      ),
-    )
-    .addOption(new Option("--pushgateway <url>", "push Prometheus metrics to this Pushgateway"))
-    .addOption(
-      new Option(
         "--read-from <where>",
         "master, or replicas: read pairs on caught-up replicas first",
       )
@@ -94,14 +87,6 @@ export const verifyShape = {
   dryRun: z.boolean().optional(),
   report: z.string().min(1).optional(),
   readFrom: z.enum(["master", "replicas"]),
-  metricsFile: z.string().min(1).optional(),
-  pushgateway: z
-    .string()
-    .optional()
-    .refine(
-      (u) => u === undefined || /^https?:\/\/[^\s]+$/.test(u),
-      "--pushgateway must be an http:// or https:// URL",
-    ),
 };
 
 /** verify's rules that span its own options. */

@@ -1,0 +1,124 @@
+/**
+ * Every SCAN run reports to Prometheus while it runs and when it ends (--metrics-file;
+ * the Pushgateway side is in test/unit/runMetrics.test.ts): backfill's progress is in the
+ * textfile before it ends, and its final figures after.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedOldJobs } from "../support/appTraffic.js";
+import { waitFor } from "../support/checkpoint.js";
+import { toolArgs } from "../support/cleanup.js";
+import { jsonOf, runCli, startCli } from "../support/cli.js";
+import {
+  connect,
+  targets,
+  uniquePrefix,
+  type RedisClient,
+  type Target,
+} from "../support/targets.js";
+
+const dir = mkdtempSync(join(tmpdir(), "jm-metrics-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The value of the sample `name{labels}` in a textfile, if there is one. */
+function value(file: string, series: string): number | undefined {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.split(" ").pop());
+}
+
+describe.each(targets())("run metrics on %s", (target: Target) => {
+  let redis: RedisClient;
+  beforeAll(() => {
+    redis = connect(target);
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it("backfill's progress is in the textfile while it runs; its result, exit status and end when it ends", async () => {
+    const p = uniquePrefix("metrics");
+    await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 600, workspaces: 3 });
+    const file = join(dir, `${p.replace(/\W/g, "_")}backfill.prom`);
+    const L = (sub: string) => `{subcommand="${sub}",scope="all"}`;
+    const run = startCli(
+      toolArgs(
+        target,
+        p,
+        "backfill",
+        "--rate",
+        "300",
+        "--batch-size",
+        "50",
+        "--progress-interval",
+        "1",
+        "--metrics-file",
+        file,
+        "--json",
+      ),
+    );
+    await waitFor("keys processed mid-run in the textfile", async () => {
+      const done = value(file, `jobs_migrate_run_keys_processed${L("backfill")}`) ?? 0;
+      return (
+        value(file, `jobs_migrate_run_in_progress${L("backfill")}`) === 1 && done > 0 && done < 600
+      );
+    });
+    expect(value(file, `jobs_migrate_run_keys_per_second${L("backfill")}`)).toBeGreaterThan(0);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(value(file, `jobs_migrate_run_in_progress${L("backfill")}`)).toBe(0);
+    expect(value(file, `jobs_migrate_run_exit_code${L("backfill")}`)).toBe(0);
+    expect(
+      value(file, `jobs_migrate_run_last_completed_timestamp_seconds${L("backfill")}`),
+    ).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(
+      value(file, 'jobs_migrate_run_outcomes{subcommand="backfill",outcome="copied",scope="all"}'),
+    ).toBe(jsonOf(r).counts.copied);
+    expect(jsonOf(r).counts.copied).toBe(600);
+
+    // verify: its own gauges and the run's in one file; cleanup (a dry run): the run's.
+    const verifyFile = join(dir, `${p.replace(/\W/g, "_")}verify.prom`);
+    const v = await runCli(toolArgs(target, p, "verify", "--metrics-file", verifyFile));
+    expect(v.code, v.stderr).toBe(0);
+    expect(value(verifyFile, 'jobs_migrate_verify_clean{scope="all"}')).toBe(1);
+    expect(value(verifyFile, `jobs_migrate_run_exit_code${L("verify")}`)).toBe(0);
+    const cleanupFile = join(dir, `${p.replace(/\W/g, "_")}cleanup.prom`);
+    const c = await runCli(toolArgs(target, p, "cleanup", "--metrics-file", cleanupFile));
+    expect(c.code, c.stderr).toBe(0);
+    expect(
+      value(
+        cleanupFile,
+        'jobs_migrate_run_outcomes{subcommand="cleanup",outcome="wouldDelete",scope="all"}',
+      ),
+    ).toBe(600);
+  });
+
+  it("a run refused before any work (a lock held) says so in its metrics: exit status 4, not completed", async () => {
+    const p = uniquePrefix("metrics-lock");
+    await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 400, workspaces: 2 });
+    const file = join(dir, `${p.replace(/\W/g, "_")}.prom`);
+    const first = startCli(toolArgs(target, p, "backfill", "--rate", "200", "--batch-size", "20"));
+    await waitFor(
+      "the first run's lock",
+      async () => (await redis.exists(`${p}jm:backfill:lock`)) === 1,
+    );
+    const second = await runCli(toolArgs(target, p, "backfill", "--metrics-file", file));
+    expect(second.code).toBe(4);
+    first.child.kill("SIGINT");
+    await first.done;
+    expect(value(file, 'jobs_migrate_run_exit_code{subcommand="backfill",scope="all"}')).toBe(4);
+    expect(
+      value(
+        file,
+        'jobs_migrate_run_last_completed_timestamp_seconds{subcommand="backfill",scope="all"}',
+      ),
+    ).toBeUndefined();
+  });
+});
