@@ -14,6 +14,7 @@ import { ALL_EXIT_CODES, exitStatusTable } from "./exitHelp.js";
 import { errorLine, exitCodeFor, toUserError } from "./exit.js";
 import { writeJsonError } from "./render/jsonResult.js";
 import { knownSecrets, registerSecret, registerUrlSecret } from "./secrets.js";
+import { jsonLogLine, logFormatOf, setLogFormat } from "./logFormat.js";
 
 /** Commander reports usage errors by throwing (exit 2 is ours to set), in one line. */
 function strict(cmd: Command): Command {
@@ -53,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.REDIS_PASSWORD);
   registerSecret(process.env.REDIS_SENTINEL_PASSWORD);
   const json = argv.includes("--json");
+  const format = logFormatOf(argv, process.env.JOBS_MIGRATE_LOG_FORMAT);
+  setLogFormat(format);
   const stall = settleOnStall();
   try {
     await Promise.race([buildProgram().parseAsync(argv), stall.stalled]);
@@ -64,7 +67,11 @@ export async function main(argv: string[]): Promise<number> {
     const err = toUserError(caught);
     const code = exitCodeFor(err);
     const line = errorLine(err, knownSecrets());
-    process.stderr.write(`${line}\n`);
+    process.stderr.write(
+      format === "json"
+        ? jsonLogLine("error", { message: line.replace(/^jobs-migrate: /, ""), exitCode: code })
+        : `${line}\n`,
+    );
     if (json) writeJsonError(line.replace(/^jobs-migrate: /, ""), code);
     return code;
   } finally {

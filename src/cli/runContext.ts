@@ -72,6 +72,7 @@ export function runSession(
     stream: process.stderr,
     intervalSeconds: opts.progressInterval,
     highlight,
+    format: opts.logFormat,
   });
   const stop = stopOnSignals((sig) =>
     view.listener({

@@ -1,6 +1,7 @@
 import type { Registry } from "prom-client";
 import type { RunMetrics } from "../output/runMetrics.js";
 import { exitCodeFor } from "./exit.js";
+import { warn } from "./logFormat.js";
 
 /**
  * The run's Prometheus reporting, when --metrics-file or --pushgateway asks for it: the
@@ -24,7 +25,7 @@ export async function openRunMetrics(
     gateway: opts.pushgateway,
     intervalMs: intervalSeconds * 1000,
     // A metrics outage is a warning: the run itself goes on, and its exit status stands.
-    warn: (message) => process.stderr.write(`jobs-migrate: warning: ${message}\n`),
+    warn,
   });
 }
 

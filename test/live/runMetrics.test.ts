@@ -100,6 +100,38 @@ describe.each(targets())("run metrics on %s", (target: Target) => {
     ).toBe(600);
   });
 
+  it("--log-format json: every stderr line is one JSON object, progress and logs with the text lines' content", async () => {
+    const p = uniquePrefix("jsonlog");
+    await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 300, workspaces: 2 });
+    const args = ["--rate", "300", "--batch-size", "50", "--progress-interval", "1"];
+    const r = await runCli(toolArgs(target, p, "backfill", ...args, "--log-format", "json"));
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const progress = lines.filter((l) => l.event === "progress");
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(Date.parse(String(l.time))).not.toBeNaN();
+    expect(progress.at(-1)).toMatchObject({
+      level: "info",
+      subcommand: "backfill",
+      processed: 300,
+      done: true,
+    });
+    expect(progress.at(-1)?.counts).toMatchObject({ copied: 300 });
+    // An error is a JSON line too, with its exit status.
+    const bad = await runCli(
+      toolArgs(target, p, "backfill", "--rate", "x", "--log-format", "json"),
+    );
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stderr)).toMatchObject({
+      level: "error",
+      exitCode: 2,
+      message: expect.stringMatching(/^--rate must be/),
+    });
+  });
+
   it("a run refused before any work (a lock held) says so in its metrics: exit status 4, not completed", async () => {
     const p = uniquePrefix("metrics-lock");
     await seedOldJobs(redis, { oldPrefix: `${p}ai:jobs:`, count: 400, workspaces: 2 });

@@ -19,6 +19,7 @@ const ENV_VARS = [
   "JOBS_MIGRATE_BATCH_SIZE",
   "JOBS_MIGRATE_RATE",
   "JOBS_MIGRATE_LOCK_TTL_MS",
+  "JOBS_MIGRATE_LOG_FORMAT",
 ];
 
 beforeEach(() => {
@@ -68,6 +69,7 @@ describe("commonSchema defaults", () => {
       oldPrefix: "ai:jobs:",
       newPrefix: "ai:job:",
       statePrefix: "jobs-migrate:",
+      logFormat: "text",
       batchSize: 500,
       rate: 0,
       lockTtl: 30000,

@@ -6,6 +6,7 @@ import { Option, type Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_SCHEMA } from "../../migration/shared/keySchema.js";
 import { MASTER_NAME, parseHostList } from "../../redis/redisUrl.js";
+import { LOG_FORMATS } from "../logFormat.js";
 import { prefix, yesNo } from "./fields.js";
 
 export function addConnectionOptions(cmd: Command): Command {
@@ -59,6 +60,12 @@ export function addConnectionOptions(cmd: Command): Command {
       new Option("--state-prefix <prefix>", "prefix of the tool's own keys (checkpoints, locks)")
         .env("JOBS_MIGRATE_STATE_PREFIX")
         .default("jobs-migrate:"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "stderr lines as text, or one JSON object per line")
+        .choices(LOG_FORMATS)
+        .env("JOBS_MIGRATE_LOG_FORMAT")
+        .default("text"),
     );
 }
 
@@ -95,6 +102,7 @@ export const connectionShape = {
   oldPrefix: prefix("--old-prefix"),
   newPrefix: prefix("--new-prefix"),
   statePrefix: prefix("--state-prefix"),
+  logFormat: z.enum(LOG_FORMATS),
 };
 
 export const jsonShape = { json: yesNo("--json") };

@@ -1,5 +1,6 @@
 import cliProgress from "cli-progress";
 import type { RunEvent, RunEventListener } from "../../engine/events.js";
+import { jsonLogLine, scrub, type LogFormat } from "../logFormat.js";
 import { formatCount, formatDuration, styleFor } from "./style.js";
 
 export interface ProgressViewOptions {
@@ -9,6 +10,8 @@ export interface ProgressViewOptions {
   intervalSeconds: number;
   /** Counters worth showing next to the figures, in order. */
   highlight: readonly string[];
+  /** json: one JSON object per line (logs and progress), never a bar. */
+  format?: LogFormat | undefined;
 }
 
 function stamp(): string {
@@ -38,7 +41,7 @@ export function createProgressView(opts: ProgressViewOptions): {
   let stopped = false;
 
   const line = (text: string): void => {
-    stream.write(`${stamp()} ${name}: ${text}\n`);
+    stream.write(`${stamp()} ${name}: ${scrub(text)}\n`);
   };
   const describe = (e: Extract<RunEvent, { type: "progress" }>): string => {
     const total = e.estimatedTotal;
@@ -50,6 +53,7 @@ export function createProgressView(opts: ProgressViewOptions): {
     return `${formatCount(e.processed)}${of} keys${pct}, ${formatCount(e.rate)} keys/s${eta}${e.paused ? `, PAUSED: ${e.paused}` : e.throttled ? ", throttled (--rate)" : ""}${x ? `, ${x}` : ""}`;
   };
 
+  if (opts.format === "json") return jsonView(opts);
   if (!stream.isTTY) {
     return {
       listener: (e) => {
@@ -106,6 +110,41 @@ export function createProgressView(opts: ProgressViewOptions): {
     },
     stop: () => {
       if (started && !stopped) bar.stop();
+      stopped = true;
+    },
+  };
+}
+
+/**
+ * --log-format json: each log event, and a progress event every intervalSeconds (and the
+ * last one), as one JSON object per line with the same content as the text lines.
+ */
+function jsonView(opts: ProgressViewOptions): { listener: RunEventListener; stop(): void } {
+  const subcommand = opts.name;
+  let last: Extract<RunEvent, { type: "progress" }> | undefined;
+  let lastPrinted: typeof last;
+  let lastLine = 0;
+  let stopped = false;
+  const progress = (e: Extract<RunEvent, { type: "progress" }>): void => {
+    lastPrinted = e;
+    opts.stream.write(
+      jsonLogLine("info", { subcommand, ...e, type: undefined, event: "progress" }),
+    );
+  };
+  return {
+    listener: (e) => {
+      if (e.type === "log") {
+        opts.stream.write(jsonLogLine(e.level, { subcommand, message: e.message }));
+        return;
+      }
+      last = e;
+      if (Date.now() - lastLine >= opts.intervalSeconds * 1000) {
+        lastLine = Date.now();
+        progress(e);
+      }
+    },
+    stop: () => {
+      if (last && last !== lastPrinted && !stopped) progress(last);
       stopped = true;
     },
   };
