@@ -3,7 +3,7 @@
  * the Pushgateway side is in test/unit/runMetrics.test.ts): backfill's progress is in the
  * textfile before it ends, and its final figures after.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,6 +98,31 @@ describe.each(targets())("run metrics on %s", (target: Target) => {
         'jobs_migrate_run_outcomes{subcommand="cleanup",outcome="wouldDelete",scope="all"}',
       ),
     ).toBe(600);
+  });
+
+  it("restore reports its result: restored by outcome, exit status 0", async () => {
+    const p = uniquePrefix("metrics-restore");
+    const b64 = (t: string) => Buffer.from(t).toString("base64");
+    const archive = join(dir, `${p.replace(/\W/g, "_")}archive.jsonl`);
+    const line = (id: string) =>
+      JSON.stringify({
+        key: b64(`${p}ai:jobs:${id}`),
+        fields: [[b64("job_id"), b64(id)]],
+        pttlMs: -1,
+        archivedAt: new Date().toISOString(),
+        display: id,
+      });
+    writeFileSync(archive, `${line("j-1")}\n${line("j-2")}\n`);
+    const file = join(dir, `${p.replace(/\W/g, "_")}restore.prom`);
+    const r = await runCli(
+      toolArgs(target, p, "restore", "--from", archive, "--metrics-file", file),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(await redis.hget(`${p}ai:jobs:j-2`, "job_id")).toBe("j-2");
+    expect(
+      value(file, 'jobs_migrate_run_outcomes{subcommand="restore",outcome="restored",scope="all"}'),
+    ).toBe(2);
+    expect(value(file, 'jobs_migrate_run_exit_code{subcommand="restore",scope="all"}')).toBe(0);
   });
 
   it("--log-format json: every stderr line is one JSON object, progress and logs with the text lines' content", async () => {
