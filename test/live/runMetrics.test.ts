@@ -98,6 +98,19 @@ describe.each(targets())("run metrics on %s", (target: Target) => {
         'jobs_migrate_run_outcomes{subcommand="cleanup",outcome="wouldDelete",scope="all"}',
       ),
     ).toBe(600);
+
+    // flag: the rollout state as gauges (gates, key counts, phase).
+    const flagFile = join(dir, `${p.replace(/\W/g, "_")}flag.prom`);
+    const f = await runCli(toolArgs(target, p, "flag", "--count", "--metrics-file", flagFile));
+    expect(f.code, f.stderr).toBe(0);
+    expect(value(flagFile, 'jobs_migrate_rollout_gate_met{gate="backfilled",scope="all"}')).toBe(1);
+    expect(value(flagFile, 'jobs_migrate_rollout_gate_met{gate="done",scope="all"}')).toBe(0);
+    expect(value(flagFile, 'jobs_migrate_rollout_keys{side="old",scope="all"}')).toBe(600);
+    expect(value(flagFile, 'jobs_migrate_rollout_keys{side="new",scope="all"}')).toBe(600);
+    expect(value(flagFile, 'jobs_migrate_rollout_keys_exact{scope="all"}')).toBe(1);
+    expect(
+      readFileSync(flagFile, "utf8").match(/^jobs_migrate_rollout_phase\{.*\} 1$/gm),
+    ).toHaveLength(1);
   });
 
   it("restore reports its result: restored by outcome, exit status 0", async () => {

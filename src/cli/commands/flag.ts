@@ -6,10 +6,12 @@ import { withExitStatuses } from "../exitHelp.js";
 import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js";
 import {
   GATES,
+  PHASES,
   readRollout,
   setFlag,
   unmetReasons,
   type Gate,
+  type RolloutState,
 } from "../../migration/rollout/rollout.js";
 import { sleep } from "../../engine/time.js";
 import {
@@ -19,7 +21,9 @@ import {
   jsonShape,
 } from "../options/connection.js";
 import { duration, on, parseOptions, text } from "../options/fields.js";
+import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addBudgetOption, budgetShape } from "../options/run.js";
+import { warn } from "../logFormat.js";
 import { writeJsonResult } from "../render/jsonResult.js";
 import { renderRollout } from "../render/rolloutView.js";
 import { openTarget, schemaOf } from "../runContext.js";
@@ -47,6 +51,7 @@ const setSchema = commandSchema({
 
 const flagSchema = commandSchema({
   ...budgetShape,
+  ...metricsShape,
   ...jsonShape,
   flagKey,
   count: on(),
@@ -135,58 +140,85 @@ export function flagCommand(): Command {
     "jobs-migrate flag --count --json                            # exact key counts (a full SCAN)",
     "jobs-migrate flag --watch",
   ]);
-  addJsonOption(addBudgetOption(addConnectionOptions(cmd))).action(async (raw: object) => {
-    const opts = parseOptions(flagSchema, raw);
-    const maxAgeMs = opts.maxAge;
-    const gate: Gate | undefined = opts.require;
-    const target = await openTarget(opts);
-    const input = {
-      schema: schemaOf(opts),
-      statePrefix: opts.statePrefix,
-      envFlag: process.env.AI_JOBS_NEW_SCHEMA,
-      flagKey: opts.flagKey,
-      exactCounts: opts.count,
-      maxAgeMs,
-    };
-    try {
-      if (opts.watch) {
-        const stop = stopOnSignals(() => undefined);
-        while (!stop.signal.aborted) {
-          const view = renderRollout(
-            await readRollout(target, input),
-            target.where,
-            process.stdout,
-          );
-          process.stdout.write(process.stdout.isTTY ? `\x1b[2J\x1b[H${view}` : `${view}\n`);
-          await sleep(2000, stop.signal);
+  addJsonOption(addMetricsOptions(addBudgetOption(addConnectionOptions(cmd)))).action(
+    async (raw: object) => {
+      const opts = parseOptions(flagSchema, raw);
+      if (opts.metricsFile)
+        await (await import("../../output/metrics.js")).checkTextfilePath(opts.metricsFile);
+      const maxAgeMs = opts.maxAge;
+      const gate: Gate | undefined = opts.require;
+      const target = await openTarget(opts);
+      const input = {
+        schema: schemaOf(opts),
+        statePrefix: opts.statePrefix,
+        envFlag: process.env.AI_JOBS_NEW_SCHEMA,
+        flagKey: opts.flagKey,
+        exactCounts: opts.count,
+        maxAgeMs,
+      };
+      try {
+        if (opts.watch) {
+          const stop = stopOnSignals(() => undefined);
+          while (!stop.signal.aborted) {
+            const state = await readRollout(target, input);
+            await publishRollout(state, maxAgeMs, opts);
+            const view = renderRollout(state, target.where, process.stdout);
+            process.stdout.write(process.stdout.isTTY ? `\x1b[2J\x1b[H${view}` : `${view}\n`);
+            await sleep(2000, stop.signal);
+          }
+          stop.dispose();
+          return;
         }
-        stop.dispose();
-        return;
+        const state = await readRollout(target, input);
+        await publishRollout(state, maxAgeMs, opts);
+        const unmet = gate ? unmetReasons(gate, state, maxAgeMs) : [];
+        const exitCode = unmet.length ? ExitCode.ProblemsFound : ExitCode.Ok;
+        if (opts.json)
+          writeJsonResult({
+            subcommand: "flag",
+            redis: target.where,
+            exitCode,
+            ...state,
+            gate: gate ? { name: gate, met: unmet.length === 0, unmet } : undefined,
+          });
+        else {
+          process.stdout.write(renderRollout(state, target.where, process.stdout));
+          if (gate)
+            process.stdout.write(
+              unmet.length
+                ? `gate ${gate}: NOT met\n${unmet.map((u) => `  - ${u}\n`).join("")}`
+                : `gate ${gate}: met\n`,
+            );
+        }
+        process.exitCode = exitCode;
+      } finally {
+        await target.close();
       }
-      const state = await readRollout(target, input);
-      const unmet = gate ? unmetReasons(gate, state, maxAgeMs) : [];
-      const exitCode = unmet.length ? ExitCode.ProblemsFound : ExitCode.Ok;
-      if (opts.json)
-        writeJsonResult({
-          subcommand: "flag",
-          redis: target.where,
-          exitCode,
-          ...state,
-          gate: gate ? { name: gate, met: unmet.length === 0, unmet } : undefined,
-        });
-      else {
-        process.stdout.write(renderRollout(state, target.where, process.stdout));
-        if (gate)
-          process.stdout.write(
-            unmet.length
-              ? `gate ${gate}: NOT met\n${unmet.map((u) => `  - ${u}\n`).join("")}`
-              : `gate ${gate}: met\n`,
-          );
-      }
-      process.exitCode = exitCode;
-    } finally {
-      await target.close();
-    }
-  });
+    },
+  );
   return cmd;
+}
+
+/** flag --metrics-file / --pushgateway: the rollout state as gauges (a push failure warns). */
+async function publishRollout(
+  state: RolloutState,
+  maxAgeMs: number,
+  opts: { metricsFile?: string | undefined; pushgateway?: string | undefined },
+): Promise<void> {
+  if (!opts.metricsFile && !opts.pushgateway) return;
+  const { buildRolloutMetrics } = await import("../../output/rolloutMetrics.js");
+  const { pushToGateway, writeTextfile } = await import("../../output/metrics.js");
+  const registry = buildRolloutMetrics({
+    phase: state.phase,
+    phases: PHASES,
+    gates: Object.fromEntries(GATES.map((g) => [g, unmetReasons(g, state, maxAgeMs).length === 0])),
+    keys: state.keys,
+    flagOn: state.flag.on,
+    flagDisagree: state.flag.disagree,
+  });
+  if (opts.metricsFile) await writeTextfile(registry, opts.metricsFile);
+  if (opts.pushgateway)
+    await pushToGateway(registry, opts.pushgateway, "jobs_migrate_flag").catch((err: unknown) =>
+      warn(err instanceof Error ? err.message : String(err)),
+    );
 }

@@ -9,15 +9,17 @@ import { runStatus, type RunStatus } from "../shared/runStatus.js";
 
 export { GATES, nextStep, unmetReasons, type Gate } from "./gates.js";
 
-export type Phase =
-  | "not started"
-  | "dual-write"
-  | "backfilled"
-  | "verified"
-  | "read flipped"
-  | "cleaning up"
-  | "done"
-  | "rolled back";
+export const PHASES = [
+  "not started",
+  "dual-write",
+  "backfilled",
+  "verified",
+  "read flipped",
+  "cleaning up",
+  "done",
+  "rolled back",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface FlagValues {
   env: string | undefined;
