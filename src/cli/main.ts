@@ -4,6 +4,7 @@ import { toolVersion } from "../version.js";
 import { acceptCommand } from "./commands/accept.js";
 import { backfillCommand } from "./commands/backfill.js";
 import { cleanupCommand } from "./commands/cleanup.js";
+import { completionCommand } from "./commands/completion.js";
 import { ctlCommand } from "./commands/ctl.js";
 import { flagCommand } from "./commands/flag.js";
 import { locksCommand } from "./commands/locks.js";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     .addCommand(flagCommand())
     .addCommand(ctlCommand())
     .addCommand(locksCommand())
+    .addCommand(completionCommand())
     .addHelpText("after", exitStatusTable(ALL_EXIT_CODES));
   return strict(program);
 }

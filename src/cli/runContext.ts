@@ -87,7 +87,7 @@ export function runSession(
     rate: opts.rate,
     lockTtlMs: opts.lockTtl,
     restart: opts.restart,
-    findingsCap: opts.sampleSize,
+    findingsCap: opts.listLimit,
     version: toolVersion(),
     signal: stop.signal,
     onEvent: metrics

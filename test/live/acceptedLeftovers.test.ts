@@ -2,7 +2,7 @@
  * Issue 12: a real keyspace reaches "done". Legacy old keys that cannot migrate and other
  * code's data under the new prefix are accepted once (`jobs-migrate accept`), with who,
  * when, why and a digest; from then on backfill, verify, the gates and the nightly verify
- * go green without --force, and any new leftover or divergence turns them red again.
+ * go green without --override-guard, and any new leftover or divergence turns them red again.
  * Both topologies.
  */
 import { readFileSync } from "node:fs";
@@ -125,7 +125,7 @@ describe.each(targets())("accepted leftovers on %s", (target) => {
     expectCode(await cli(p, "backfill"), 0);
     expectCode(await runCli(verifyArgs(target, p)), 0);
 
-    // Cleanup without --force; it keeps the accepted keys; then "done" and a green nightly.
+    // Cleanup without --override-guard; it keeps the accepted keys; then "done" and a green nightly.
     const cleanup = await runCli(toolArgs(target, p, "cleanup", "--execute", "--json"), FLAG_ON);
     expectCode(cleanup, 0);
     expect(jsonOf(cleanup).counts.deleted).toBe(120);

@@ -36,7 +36,9 @@ function expectRefused(r: CliResult, reason: RegExp): void {
   expect(r.code, r.stderr).toBe(5);
   const lines = r.stderr.trim().split("\n");
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^jobs-migrate: cleanup refused: .+; to override .*add --force$/);
+  expect(lines[0]).toMatch(
+    /^jobs-migrate: cleanup refused: .+; to override .*add --override-guard$/,
+  );
   expect(lines[0]).toMatch(reason);
 }
 
@@ -239,7 +241,7 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
       }
     });
 
-  it("with --execute refuses (exit 5, one line, nothing deleted) without a recent clean verify of the whole keyspace and the flag on; --force overrides and says so", async () => {
+  it("with --execute refuses (exit 5, one line, nothing deleted) without a recent clean verify of the whole keyspace and the flag on; --override-guard overrides and says so", async () => {
     const p = uniquePrefix("cleanup-guard");
     const jobs = await backfilledJobs(redis, target, p, 40);
     const exec = (opts: CliOptions, ...extra: string[]) => cleanup(p, opts, "--execute", ...extra);
@@ -277,9 +279,11 @@ describe.each(targets())("cleanup on %s", (target: Target) => {
     expectRefused(await exec(FLAG_ON), /the last verify \(run \w+\) was not clean/);
     expect(await snapshotPrefix(redis, `${p}ai:`)).toEqual(before);
 
-    const forced = await exec(FLAG_ON, "--force", "--json");
+    const forced = await exec(FLAG_ON, "--override-guard", "--json");
     expect(forced.code).toBe(1);
-    expect(forced.stderr).toMatch(/guard overridden by --force: the last verify .* was not clean/);
+    expect(forced.stderr).toMatch(
+      /guard overridden by --override-guard: the last verify .* was not clean/,
+    );
     expect(jsonOf(forced).counts).toMatchObject({ deleted: 39, differs: 1 });
     expect(await keysUnder(redis, `${p}ai:jobs:`)).toEqual([oldKey(p, jobs[0]!)]);
   });

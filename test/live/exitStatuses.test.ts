@@ -74,7 +74,7 @@ const COMMANDS: [string, (p: string) => string[]][] = [
   ["locks release", () => ["locks", "release", "--force", "--run", "backfill"]],
   ["backfill", () => ["backfill"]],
   ["verify", () => ["verify"]],
-  ["cleanup --execute", () => ["cleanup", "--execute", "--force"]],
+  ["cleanup --execute", () => ["cleanup", "--execute", "--override-guard"]],
 ];
 
 /** A subcommand against a server of the test's own, under the test's own prefixes. */

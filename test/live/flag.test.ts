@@ -139,8 +139,17 @@ describe.each(targets())("flag on %s", (target) => {
     await cleanVerify(target, p);
     expect(await gate(p, "verified")).toEqual(met);
     expect(await gate(p, "ready-for-read-flip")).toEqual(met);
-    expect(await gate(p, "verified", {}, "--max-age", "1ms")).toEqual(
-      unmet(/^the last clean verify is older than --max-age \(\d+ min\)$/),
+    expect(await gate(p, "verified", {}, "--max-verify-age", "1ms")).toEqual(
+      unmet(/^the last clean verify is older than --max-verify-age \(\d+ min\)$/),
+    );
+    // The old name, kept for one release: the same gate, the same answer, one warning line.
+    const old = await run(p, "flag", {}, "--json", "--require", "verified", "--max-age", "1ms");
+    expect([old.code, (jsonOf(old) as unknown as Rollout).gate?.unmet]).toEqual([
+      1,
+      [expect.stringMatching(/^the last clean verify is older than --max-verify-age /)],
+    ]);
+    expect(old.stderr).toBe(
+      "jobs-migrate: warning: --max-age is deprecated, use --max-verify-age (it will be removed in the next release)\n",
     );
     const flagOff = "the flag is not on (reads must use the new keys)";
     expect(await gate(p, "ready-for-cleanup")).toEqual(unmet(flagOff));

@@ -122,7 +122,7 @@ describe.each(targets())("rollback of a cleanup on %s", (target: Target) => {
     expect(await keysUnder(redis, `${p}ai:jobs:`)).toEqual([]);
   });
 
-  it("restore puts archived hashes back byte for byte with their TTL, skips keys that exist, and overwrites them with --force", async () => {
+  it("restore puts archived hashes back byte for byte with their TTL, skips keys that exist, and overwrites them with --overwrite", async () => {
     const p = uniquePrefix("restore");
     const jobs = await provenJobs(redis, target, p, 60);
     // One job also holds every byte value 0-255, in a field's name and in its value.
@@ -174,7 +174,7 @@ describe.each(targets())("rollback of a cleanup on %s", (target: Target) => {
 
     await redis.hset(keys[0]!, "status", "tampered", "extra", "x");
     await redis.persist(keys[0]!);
-    const forced = await run(p, "restore", "--from", archive, "--force", "--json");
+    const forced = await run(p, "restore", "--from", archive, "--overwrite", "--json");
     expect(forced.code, forced.stderr).toBe(0);
     expect(jsonOf(forced).counts).toMatchObject({ restored: 60 });
     // Same bytes, same field order, same absolute expiry: the same serialized keys.

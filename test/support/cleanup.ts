@@ -25,7 +25,7 @@ export function toolArgs(target: Target, p: string, subcommand: string, ...extra
   return [
     ...words,
     ...["--redis-url", target.url, "--old-prefix", `${p}ai:jobs:`, "--new-prefix", `${p}ai:job:`],
-    ...["--state-prefix", `${p}jm:`, ...(scanRun ? ["--sample-size", "1000"] : []), ...extra],
+    ...["--state-prefix", `${p}jm:`, ...(scanRun ? ["--list-limit", "1000"] : []), ...extra],
   ];
 }
 

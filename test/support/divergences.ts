@@ -37,7 +37,7 @@ export function verifyArgs(target: Target, p: string, ...extra: string[]): strin
   return [
     ...base,
     ...["--new-prefix", `${p}ai:job:`, "--state-prefix", `${p}jm:`],
-    ...["--recheck-delay", "10", "--sample-size", "1000"],
+    ...["--recheck-delay", "10", "--list-limit", "1000"],
     ...extra,
   ];
 }

@@ -51,6 +51,7 @@ describe("every subcommand's --help lists the exit statuses it can return, and o
     ["ctl", [Ok, Usage, RedisUnavailable, Internal]],
     ["locks", [Ok, Usage, RedisUnavailable, Internal]],
     ["locks release", [Ok, Usage, RedisUnavailable, LockHeld, Internal]],
+    ["completion", [Ok, Usage, Internal]],
   ])("%s", (path, codes) => {
     const help = helpOf(find(path));
     expect(listedCodes(help)).toEqual(codes);

@@ -73,7 +73,7 @@ describe("commonSchema defaults", () => {
       batchSize: 500,
       rate: 0,
       lockTtl: 30000,
-      sampleSize: 20,
+      listLimit: 20,
       progressInterval: 10,
       targetBatchMs: undefined,
       maxCommandMs: 1,

@@ -6,6 +6,7 @@ import { CONNECTION_ENV, withEnvironment, withExamples } from "../helpFooter.js"
 import { cleanup } from "../../migration/cleanup/cleanup.js";
 import { ReportWriter } from "../../output/reportWriter.js";
 import { commandSchema } from "../options/connection.js";
+import { addDeprecatedName } from "../options/deprecated.js";
 import { duration, on, parseOptions } from "../options/fields.js";
 import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addRunCommandOptions, runCommandShape } from "../options/run.js";
@@ -18,7 +19,7 @@ const cleanupSchema = commandSchema({
   ...runCommandShape,
   ...metricsShape,
   execute: on(),
-  force: on(),
+  overrideGuard: on(),
   side: z.enum(["old", "new"]),
   archive: z.string().min(1).optional(),
   flagKey: z.string().min(1).optional(),
@@ -31,11 +32,11 @@ export function cleanupCommand(): Command {
     .description(
       "Delete each old job key only after proving, at that instant, that its new key exists and equals it\n" +
         "(compare-and-delete). Dry run by default. With --execute it refuses (exit 5) unless a verify of the whole\n" +
-        "keyspace completed clean within --max-verify-age and AI_JOBS_NEW_SCHEMA is on; --force overrides.\n" +
+        "keyspace completed clean within --max-verify-age and AI_JOBS_NEW_SCHEMA is on; --override-guard overrides.\n" +
         "--side new deletes new keys instead (abort before the read flip; needs the flag off).",
     )
     .option("--execute", "delete for real (otherwise report what would be deleted)")
-    .option("--force", "override the guard (recent clean verify, flag position); logged")
+    .option("--override-guard", "override the guard (recent clean verify, flag position); logged")
     .addOption(
       new Option("--side <side>", "which key of an equal pair to delete")
         .choices(["old", "new"])
@@ -57,6 +58,7 @@ export function cleanupCommand(): Command {
         "24h",
       ),
     );
+  addDeprecatedName(cmd, "--force", "--override-guard");
   withExitStatuses(
     cmd,
     [
@@ -102,7 +104,7 @@ export function cleanupCommand(): Command {
           schema: schemaOf(opts),
           side: opts.side,
           execute: opts.execute,
-          force: opts.force,
+          force: opts.overrideGuard,
           archive: archive ? (lines) => archive.writeLines(lines).catch(keptUnarchived) : undefined,
           guard: {
             maxVerifyAgeMs: opts.maxVerifyAge,

@@ -20,6 +20,7 @@ import {
   commandSchema,
   jsonShape,
 } from "../options/connection.js";
+import { addDeprecatedName } from "../options/deprecated.js";
 import { duration, on, parseOptions, text } from "../options/fields.js";
 import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addBudgetOption, budgetShape } from "../options/run.js";
@@ -56,7 +57,7 @@ const flagSchema = commandSchema({
   flagKey,
   count: on(),
   require: z.enum(GATES).optional(),
-  maxAge: duration("--max-age"),
+  maxVerifyAge: duration("--max-verify-age"),
   watch: on(),
 });
 
@@ -106,7 +107,7 @@ export function flagCommand(): Command {
         "Gates:\n" +
         "  backfilled           a backfill completed; no unstable key; no unmigratable key outside the accepted set\n" +
         "                       (`jobs-migrate accept`), judged by the last full verify when one ran since\n" +
-        "  verified             backfilled, and a clean verify of the whole keyspace finished after it, within --max-age\n" +
+        "  verified             backfilled, and a clean verify of the whole keyspace finished after it, within --max-verify-age\n" +
         "  ready-for-read-flip  verified; no run in progress or dead; the flag agrees; no partial old hash\n" +
         "  ready-for-cleanup    a recent clean verify; no run in progress or dead; the flag on and agreeing;\n" +
         "                       no partial old hash (old-schema writes are off)\n" +
@@ -122,7 +123,9 @@ export function flagCommand(): Command {
       new Option("--require <gate>", "exit 0 if the gate is met, 1 otherwise").choices(GATES),
     )
     .addOption(
-      new Option("--max-age <duration>", "how recent a verify must be to count").default("24h"),
+      new Option("--max-verify-age <duration>", "how recent a verify must be to count").default(
+        "24h",
+      ),
     )
     .addOption(
       new Option("--watch", "refresh every 2 s (Ctrl-C to stop)").conflicts(["require", "json"]),
@@ -130,6 +133,7 @@ export function flagCommand(): Command {
     // Options after `set` belong to `set` (both commands take --redis-url and friends).
     .enablePositionalOptions()
     .addCommand(setCommand());
+  addDeprecatedName(cmd, "--max-age <duration>", "--max-verify-age");
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.ProblemsFound, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "shown (with --require: the gate is met)",
     [ExitCode.ProblemsFound]: "--require: the gate is not met (the reasons are listed)",
@@ -145,7 +149,7 @@ export function flagCommand(): Command {
       const opts = parseOptions(flagSchema, raw);
       if (opts.metricsFile)
         await (await import("../../output/metrics.js")).checkTextfilePath(opts.metricsFile);
-      const maxAgeMs = opts.maxAge;
+      const maxAgeMs = opts.maxVerifyAge;
       const gate: Gate | undefined = opts.require;
       const target = await openTarget(opts);
       const input = {

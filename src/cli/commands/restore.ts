@@ -10,6 +10,7 @@ import {
   commandSchema,
   jsonShape,
 } from "../options/connection.js";
+import { addDeprecatedName } from "../options/deprecated.js";
 import { on, parseOptions } from "../options/fields.js";
 import { addMetricsOptions, metricsShape } from "../options/metrics.js";
 import { addBudgetOption, budgetShape } from "../options/run.js";
@@ -25,7 +26,7 @@ const restoreSchema = commandSchema({
   from: z
     .string({ error: "restore needs --from <archive file>" })
     .min(1, "restore needs --from <archive file>"),
-  force: on(),
+  overwrite: on(),
 });
 
 export function restoreCommand(): Command {
@@ -33,17 +34,18 @@ export function restoreCommand(): Command {
     .summary("put back the hashes a cleanup --archive file holds")
     .description(
       "Restore every hash of a cleanup archive (JSON lines): fields byte for byte, original expiry time.\n" +
-        "Keys that exist are left alone unless --force. Safe to run again.",
+        "Keys that exist are left alone unless --overwrite. Safe to run again.",
     )
     .addOption(new Option("--from <file>", "the archive written by cleanup --archive"))
-    .option("--force", "overwrite keys that exist");
+    .option("--overwrite", "overwrite keys that exist");
+  addDeprecatedName(cmd, "--force", "--overwrite");
   withExitStatuses(cmd, [ExitCode.Ok, ExitCode.RedisUnavailable], {
     [ExitCode.Ok]: "completed: every hash of the archive restored, skipped (exists) or expired",
     [ExitCode.Usage]: "usage error, or an archive that cannot be read or is not an archive",
   });
   withExamples(withEnvironment(cmd, [...CONNECTION_ENV]), [
     "jobs-migrate restore --from old-jobs.jsonl",
-    "jobs-migrate restore --from old-jobs.jsonl --force --json    # overwrite keys that exist",
+    "jobs-migrate restore --from old-jobs.jsonl --overwrite --json    # overwrite keys that exist",
   ]);
   addJsonOption(addMetricsOptions(addBudgetOption(addConnectionOptions(cmd)))).action(
     async (raw: Record<string, unknown>) => {
@@ -53,7 +55,7 @@ export function restoreCommand(): Command {
       const started = Date.now();
       const target = await openTarget(opts);
       try {
-        const result = await restoreArchive(target.client, opts.from, opts.force);
+        const result = await restoreArchive(target.client, opts.from, opts.overwrite);
         await endRunMetrics(metrics, started, ExitCode.Ok, result.counts);
         if (opts.json)
           writeJsonResult({

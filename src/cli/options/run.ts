@@ -5,6 +5,7 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
 import { addConnectionOptions, addJsonOption, jsonShape } from "./connection.js";
+import { addDeprecatedName } from "./deprecated.js";
 import { duration, int, optionalInt, yesNo } from "./fields.js";
 
 /** --max-command-ms: backfill, verify, cleanup, restore and flag (its exact counts). */
@@ -35,7 +36,7 @@ export const budgetShape = {
 
 /** The SCAN run's options: batch, pace, lock, load guards, checkpoint, progress. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .addOption(
       new Option("--batch-size <n>", "keys per SCAN batch (SCAN COUNT), 1-10000")
         .env("JOBS_MIGRATE_BATCH_SIZE")
@@ -52,7 +53,7 @@ export function addRunOptions(cmd: Command): Command {
         .default("30000"),
     )
     .addOption(
-      new Option("--sample-size <n>", "findings listed in the summary (all are counted)").default(
+      new Option("--list-limit <n>", "findings listed in the summary (all are counted)").default(
         "20",
       ),
     )
@@ -106,13 +107,14 @@ export function addRunOptions(cmd: Command): Command {
         .default("2m"),
     )
     .option("--restart", "discard the saved checkpoint and start from the beginning");
+  return addDeprecatedName(cmd, "--sample-size <n>", "--list-limit");
 }
 
 export const runShape = {
   batchSize: int("--batch-size", 1, 10000),
   rate: int("--rate", 0, 10_000_000),
   lockTtl: int("--lock-ttl", 200, 3_600_000),
-  sampleSize: int("--sample-size", 0, 10000),
+  listLimit: int("--list-limit", 0, 10000),
   progressInterval: int("--progress-interval", 1, 86400),
   targetBatchMs: optionalInt("--target-batch-ms", 1, 600_000),
   maxLatency: optionalInt("--max-latency", 1, 600_000),

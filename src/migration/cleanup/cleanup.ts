@@ -25,7 +25,7 @@ export interface CleanupOptions extends Omit<
 export interface CleanupResult extends RunResult {
   side: "old" | "new";
   executed: boolean;
-  /** The guard's refusal that --force overrode, if any. */
+  /** The guard's refusal that --override-guard overrode, if any. */
   forcedPast: string | undefined;
   clean: boolean;
 }
@@ -51,14 +51,14 @@ export async function cleanup(
     });
     if (refusal && !o.force)
       throw new GuardRefusedError(
-        `cleanup refused: ${refusal}; to override (and have it logged), add --force`,
+        `cleanup refused: ${refusal}; to override (and have it logged), add --override-guard`,
       );
     if (refusal) {
       forcedPast = refusal;
       run.onEvent?.({
         type: "log",
         level: "warn",
-        message: `guard overridden by --force: ${refusal}`,
+        message: `guard overridden by --override-guard: ${refusal}`,
       });
     }
   }

@@ -126,7 +126,7 @@ export const GATES: Gate[] = [
  *  - backfilled: a backfill completed, with no unstable key and no unmigratable key
  *    outside the accepted set (judged by the last full verify when one ran since).
  *  - verified: backfilled, and a clean verify of the whole keyspace (no confirmed
- *    divergence or orphan) finished after it, within --max-age, whose unmigratable keys
+ *    divergence or orphan) finished after it, within --max-verify-age, whose unmigratable keys
  *    are all accepted.
  *  - ready-for-read-flip: verified; no run in progress or dead; the flag agrees between
  *    environment and Redis; no partial old hash.
@@ -165,7 +165,7 @@ export function unmetReasons(
     else if (!verify.last.clean) r.push(`the last verify (run ${verify.last.runId}) was not clean`);
     else if (age(verify.last.finishedAt) > maxAgeMs)
       r.push(
-        `the last clean verify is older than --max-age (${Math.round(age(verify.last.finishedAt) / 60000)} min)`,
+        `the last clean verify is older than --max-verify-age (${Math.round(age(verify.last.finishedAt) / 60000)} min)`,
       );
     else if (time(verify.last.finishedAt) < time(backfill.last?.finishedAt))
       r.push("the last verify finished before the last backfill");
