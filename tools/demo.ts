@@ -18,9 +18,9 @@ const ROOT = fileURLToPath(
 const BIN = join(ROOT, "bin", "jobs-migrate.js");
 const JOBS = 20_000;
 
-async function seed(redis: Redis): Promise<void> {
+async function seed(redis: Redis, jobs: number): Promise<void> {
   const pipe = redis.pipeline();
-  for (let i = 0; i < JOBS; i++) {
+  for (let i = 0; i < jobs; i++) {
     const ws = `ws-${i % 12}`;
     const job = {
       job_id: `job-${i}`,
@@ -65,6 +65,8 @@ export interface DemoOptions {
   print?: boolean;
   /** The CLI that `node` runs: bin/jobs-migrate.js by default, or the single-file build. */
   bin?: string;
+  /** Jobs to seed (20,000 by default; at least 500, the dual-written ones). */
+  jobs?: number;
 }
 
 export async function runDemo(opts: DemoOptions = { print: true }): Promise<DemoStep[]> {
@@ -96,9 +98,10 @@ export async function runDemo(opts: DemoOptions = { print: true }): Promise<Demo
   const redis = new Redis(server.url);
   try {
     say(`demo: started a throw-away redis-server at ${server.url}`);
-    await seed(redis);
+    const jobs = opts.jobs ?? JOBS;
+    await seed(redis, jobs);
     say(
-      `demo: seeded ${JOBS} jobs under ai:jobs:* (500 already dual-written), 3 malformed keys, 1 queue`,
+      `demo: seeded ${jobs} jobs under ai:jobs:* (500 already dual-written), 3 malformed keys, 1 queue`,
     );
     const url = ["--redis-url", server.url];
 
