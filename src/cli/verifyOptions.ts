@@ -45,6 +45,20 @@ export function addVerifyOptions(cmd: Command): Command {
       )
         .choices(["master", "replicas"])
         .default("master"),
+    )
+    .option("--follow", "run until stopped, checking each pair the application writes (see README)")
+    .addOption(
+      new Option("--settle <duration>", "with --follow: check a pair once quiet this long (2s)"),
+    )
+    .addOption(
+      new Option("--for <duration>", "with --follow: stop after this long (30m): exit 0/1"),
+    )
+    .option(
+      "--enable-notifications",
+      "with --follow: turn keyspace notifications on where off (CONFIG SET, restored on exit)",
+    )
+    .addOption(
+      new Option("--max-pending <n>", "with --follow: touched pairs waiting at most (100000)"),
     );
 }
 
@@ -107,6 +121,11 @@ export const verifySchema = z
     dryRun: z.boolean().optional(),
     report: z.string().min(1).optional(),
     readFrom: z.enum(["master", "replicas"]),
+    follow: z.boolean().optional(),
+    settle: z.string().optional(),
+    for: z.string().optional(),
+    enableNotifications: z.boolean().optional(),
+    maxPending: int("--max-pending", 100, 10_000_000).optional(),
     metricsFile: z.string().min(1).optional(),
     pushgateway: z
       .string()

@@ -32,6 +32,12 @@ const LABEL_VALUE = /^[a-z][a-z0-9_]{0,62}$/;
 
 const scopes = new WeakMap<Registry, string>();
 
+/** Name the scope a registry's metrics are pushed under (its Pushgateway group). */
+export function registerScope(registry: Registry, scope: string): void {
+  registry.setDefaultLabels({ scope });
+  scopes.set(registry, scope);
+}
+
 /**
  * The run's gauges in a registry of their own (never prom-client's global one), every
  * series labelled `scope`. Label values come only from counter names that look like
@@ -40,8 +46,7 @@ const scopes = new WeakMap<Registry, string>();
  */
 export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ scope: result.scope });
-  scopes.set(registry, result.scope);
+  registerScope(registry, result.scope);
   const gauge = (name: string, help: string, labelNames: string[] = []) =>
     new Gauge({ name: `jobs_migrate_verify_${name}`, help, labelNames, registers: [registry] });
 
@@ -161,7 +166,7 @@ export async function pushToGateway(
 ): Promise<void> {
   const scope = scopes.get(registry);
   if (scope === undefined)
-    throw new Error("pushToGateway needs a registry from buildVerifyMetrics");
+    throw new Error("pushToGateway needs a registry given a scope by registerScope");
   const shown = redactUrl(url);
   let secrets: string[];
   try {

@@ -9,6 +9,8 @@ import { writeJsonResult } from "../render/jsonResult.js";
 import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
 import { addVerifyOptions, verifySchema } from "../verifyOptions.js";
+import { followSettings } from "../followOptions.js";
+import { runFollow } from "../followRun.js";
 
 export function verifyCommand(): Command {
   const cmd = new Command("verify")
@@ -41,6 +43,8 @@ export function verifyCommand(): Command {
   addVerifyOptions(addCommonOptions(cmd)).action(async (raw: Record<string, unknown>) => {
     const opts = parseOptions(commonSchema, raw);
     const v = parseOptions(verifySchema, raw);
+    const following = followSettings(opts, v);
+    if (following) return runFollow(opts, v, following);
     // Opened first: a report path that cannot be written fails (exit 6) before any work.
     if (v.metricsFile)
       await (await import("../../output/metrics.js")).checkTextfilePath(v.metricsFile);
