@@ -7,9 +7,10 @@ import { verifyPairs, type VerifySettings } from "../verifyPairs.js";
 import type { FollowOptions, FollowSnapshot } from "./follow.js";
 import type { TouchedPairs, TouchedPair } from "./touchedPairs.js";
 
-/** Pairs checked in one call of verify's batch path, and calls in flight. */
-const BATCH = 256;
-const IN_FLIGHT = 4;
+/** Pairs checked in one call of verify's batch path, and calls in flight: most of a call is
+ * its recheck delays, so many wait side by side and a pair never queues behind them. */
+const BATCH = 128;
+const IN_FLIGHT = 32;
 
 /**
  * Checks settled pairs through verify's own batch path (direct reads, the exact comparer,
