@@ -72,8 +72,10 @@ export class NotifySettings {
   /** Put back every setting this process changed; one warning per node it could not. */
   async restore(): Promise<void> {
     for (const [address, c] of this.changed) {
+      // A Cluster client drops its connections to nodes whose role changed: a fresh one.
+      const client = c.client.status === "ready" ? c.client : c.client.duplicate();
       try {
-        const now = await this.read(c.client, address);
+        const now = await this.read(client, address);
         if (now !== c.applied) {
           this.log(
             "warn",
@@ -81,13 +83,15 @@ export class NotifySettings {
           );
           continue;
         }
-        await c.client.call("CONFIG", "SET", SETTING, c.original);
+        await client.call("CONFIG", "SET", SETTING, c.original);
         this.log("info", `restored ${SETTING} on ${address} to "${c.original}"`);
       } catch (err) {
         this.log(
           "warn",
           `could not restore ${SETTING} on ${address} to "${c.original}" (${reason(err)}): set it by hand`,
         );
+      } finally {
+        if (client !== c.client) client.disconnect();
       }
     }
     this.changed.clear();
