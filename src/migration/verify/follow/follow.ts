@@ -170,17 +170,23 @@ export async function follow(
       `following writes under ${o.schema.oldPrefix} and ${o.schema.newPrefix} on ${nodes.followed} master(s); each touched pair is checked once quiet for ${o.settleMs} ms (writes before now are not followed: run a full verify for those)`,
     );
     let lastPollMs = Date.now();
+    // In the background: a reading waits up to 2 s for a node that is down, and checks go on.
+    let polling: Promise<void> | undefined;
     while (!o.signal.aborted && Date.now() < deadline) {
       if (checks.failure) throw checks.failure;
       await sleep(TICK_MS, o.signal).catch(() => undefined);
-      if (Date.now() - lastPollMs >= 1000) {
+      if (!polling && Date.now() - lastPollMs >= 1000) {
         lastPollMs = Date.now();
-        await nodes.poll(lastPollMs);
+        polling = nodes
+          .poll(lastPollMs)
+          .catch((err: unknown) => o.log("warn", `reading the topology failed: ${String(err)}`))
+          .finally(() => (polling = undefined));
       }
       if (!sweeping) sweepNext();
       checks.pump();
       refresh();
     }
+    await polling;
     const stoppedBy = o.signal.aborted ? "signal" : "for";
     if (stoppedBy === "for") {
       // Learn nothing new, finish the catch-ups, then check every pair still waiting.

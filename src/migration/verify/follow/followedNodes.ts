@@ -68,10 +68,8 @@ export class FollowedNodes {
     if (!masters) throw new Error("the deployment is not settled: cannot start following");
     if (this.target.isCluster)
       for (const r of (this.target.client as Cluster).nodes("slave"))
-        await this.notify.ensure(r, `${r.options.host}:${r.options.port}`).catch((err) => {
-          if (err instanceof UsageError) return; // checked again if it becomes a master
-          throw err;
-        });
+        // Best effort: a replica that refuses or is away is checked if it becomes a master.
+        await this.notify.ensure(r, `${r.options.host}:${r.options.port}`).catch(() => undefined);
     for (const m of masters) await this.notify.ensure(m.client, m.address);
     for (const m of masters) {
       const n = this.add(m, undefined, "");
