@@ -5,6 +5,16 @@ import { TouchedPairs } from "../../src/migration/verify/follow/touchedPairs.js"
 
 const key = (n: number) => Buffer.from(`ai:jobs:job-${n}`);
 
+/** Touch pairs 0..n-1 once each; what touch() said, counted. */
+function touchAll(t: TouchedPairs, n: number): Record<string, number> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const a = t.touch(key(i), i, "event");
+    seen[a] = (seen[a] ?? 0) + 1;
+  }
+  return seen;
+}
+
 describe("TouchedPairs", () => {
   it("deduplicates a pair touched many times and hands it over once quiet for the settle time", () => {
     const t = new TouchedPairs(100, 1, 30_000);
@@ -29,11 +39,7 @@ describe("TouchedPairs", () => {
 
   it("stays bounded when full: samples new pairs, drops what the sample still cannot hold, and every one is accounted for", () => {
     const t = new TouchedPairs(1000, 1, 30_000);
-    const seen: Record<string, number> = {};
-    for (let n = 0; n < 100_000; n++) {
-      const a = t.touch(key(n), n, "event");
-      seen[a] = (seen[a] ?? 0) + 1;
-    }
+    const seen = touchAll(t, 100_000);
     expect(t.size).toBe(1000);
     expect(t.fraction).toBeLessThan(1);
     expect((seen.queued ?? 0) + (seen.sampledOut ?? 0) + (seen.dropped ?? 0)).toBe(100_000);
@@ -42,6 +48,14 @@ describe("TouchedPairs", () => {
     const before = t.fraction;
     t.takeSettled(1e9, 0, 900);
     expect(t.fraction).toBe(before * 2);
+  });
+
+  it("--sample's pairs are out of the sample, counted apart from overload sampling", () => {
+    const t = new TouchedPairs(1000, 0.25, 30_000);
+    const seen = touchAll(t, 2000);
+    expect(seen.outOfSample).toBeGreaterThan(1300);
+    expect(seen.sampledOut).toBeUndefined();
+    expect(seen.queued).toBe(2000 - seen.outOfSample!);
   });
 });
 

@@ -13,9 +13,9 @@ export interface TouchedPair {
 }
 
 /** What touch() did with a pair. */
-export type Admission = "queued" | "retouched" | "sampledOut" | "dropped";
+export type Admission = "queued" | "retouched" | "outOfSample" | "sampledOut" | "dropped";
 
-/** The lowest admission fraction overload sampling goes down to. */
+/** The lowest admission fraction overload sampling goes down to (of --sample's). */
 const MIN_FRACTION = 1 / 1024;
 
 /**
@@ -59,9 +59,11 @@ export class TouchedPairs {
       if (source === "event") known.source = "event";
       return "retouched";
     }
-    if (this.pending.size >= this.capacity && this.fraction > MIN_FRACTION)
-      this.fraction = Math.max(MIN_FRACTION, this.fraction / 2);
-    if (this.fraction < 1 && !inSample(oldKey, this.fraction)) return "sampledOut";
+    // --sample's pairs are the same every run; overload sampling takes a subset of them.
+    if (this.baseFraction < 1 && !inSample(oldKey, this.baseFraction)) return "outOfSample";
+    if (this.pending.size >= this.capacity && this.fraction > MIN_FRACTION * this.baseFraction)
+      this.fraction = Math.max(MIN_FRACTION * this.baseFraction, this.fraction / 2);
+    if (this.fraction < this.baseFraction && !inSample(oldKey, this.fraction)) return "sampledOut";
     if (this.pending.size >= this.capacity) return "dropped";
     this.pending.set(id, { oldKey, firstMs: nowMs, lastMs: nowMs, source });
     return "queued";
