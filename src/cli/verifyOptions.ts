@@ -48,17 +48,26 @@ export function addVerifyOptions(cmd: Command): Command {
     )
     .option("--follow", "run until stopped, checking each pair the application writes (see README)")
     .addOption(
-      new Option("--settle <duration>", "with --follow: check a pair once quiet this long (2s)"),
+      new Option(
+        "--settle <duration>",
+        "with --follow: check a pair once quiet this long (default 2s)",
+      ),
     )
     .addOption(
-      new Option("--for <duration>", "with --follow: stop after this long (30m): exit 0/1"),
+      new Option(
+        "--for <duration>",
+        "with --follow: stop after this long (e.g. 30m), then exit 0 or 1",
+      ),
     )
     .option(
       "--enable-notifications",
       "with --follow: turn keyspace notifications on where off (CONFIG SET, restored on exit)",
     )
     .addOption(
-      new Option("--max-pending <n>", "with --follow: touched pairs waiting at most (100000)"),
+      new Option(
+        "--max-pending <n>",
+        "with --follow: touched pairs waiting at most (default 100000)",
+      ),
     );
 }
 

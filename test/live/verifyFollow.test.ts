@@ -23,10 +23,20 @@ import { uniquePrefix } from "../support/targets.js";
 
 const SETTING = "notify-keyspace-events";
 
-/** Start `verify --follow`; resolves once it follows (its stderr says so). */
-async function startFollow(url: string, p: string, ...extra: string[]) {
-  const args = ["verify", "--follow", "--redis-url", url, ...prefixArgs(p)];
-  const cli = startCli([...args, "--settle", "1s", "--recheck-delay", "100", ...extra]);
+/**
+ * Start `verify --follow --enable-notifications --settle 1s` with `extra` (words split on
+ * spaces); resolves once it follows (its stderr says so).
+ */
+async function startFollow(url: string, p: string, extra: string) {
+  const args = [
+    "verify",
+    "--follow",
+    "--enable-notifications",
+    "--redis-url",
+    url,
+    ...prefixArgs(p),
+  ];
+  const cli = startCli([...args, "--settle", "1s", "--recheck-delay", "100", ...extra.split(" ")]);
   let stderr = "";
   cli.child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 15_000;
@@ -52,11 +62,11 @@ function writer(redis: Redis | Cluster, p: string, brokenEvery: number): Writer 
 }
 
 /** A pair written whole, already divergent (old running, new pending): two HSETs. */
-function brokenPair(p: string, id: string): string[][] {
-  const job = ["job_id", id, "workspace_id", "ws-gap", "action_name", "x"];
+function brokenPair(p: string, id: string, ws = "ws-gap"): string[][] {
+  const job = ["job_id", id, "workspace_id", ws, "action_name", "x"];
   return [
     ["hset", `${p}ai:jobs:${id}`, ...job, "status", "running"],
-    ["hset", `${p}ai:job:ws-gap:${id}`, ...job, "status", "pending"],
+    ["hset", `${p}ai:job:${ws}:${id}`, ...job, "status", "pending"],
   ];
 }
 
@@ -98,16 +108,7 @@ describe("verify --follow on a single instance", () => {
   it("reports exactly the pairs a broken dual-write leaves, across a CLIENT KILL of its subscription, within settle + 2 s, and puts notify-keyspace-events back", async () => {
     const p = uniquePrefix("follow-kill");
     const report = tempFile("follow.jsonl");
-    const f = await startFollow(
-      server.url,
-      p,
-      "--enable-notifications",
-      "--for",
-      "7s",
-      "--report",
-      report,
-      "--json",
-    );
+    const f = await startFollow(server.url, p, `--for 7s --report ${report} --json`);
     expect(f.stderr()).toContain(`${SETTING} "" -> "ghK"`);
     const w = writer(redis, p, 40);
     await sleep(2500);
@@ -136,9 +137,18 @@ describe("verify --follow on a single instance", () => {
     await redis.config("SET", SETTING, "Ex");
     const before = await redis.config("GET", SETTING);
     const p = uniquePrefix("follow-clean");
-    const f = await startFollow(server.url, p, "--enable-notifications", "--for", "3s", "--json");
+    const prom = tempFile("follow.prom");
+    const f = await startFollow(
+      server.url,
+      p,
+      `--for 3s --json --metrics-file ${prom} --progress-interval 1`,
+    );
     const w = writer(redis, p, 0);
     await sleep(1500);
+    // Rewritten while it runs, not only at the end.
+    expect(readFileSync(prom, "utf8")).toMatch(
+      /^jobs_migrate_follow_events_total\{scope="follow:all"\} \d+/m,
+    );
     await w.stop();
     const r = await f.done;
     expect(r.code, r.stderr).toBe(0);
@@ -149,18 +159,28 @@ describe("verify --follow on a single instance", () => {
     expect(result.counts.equal).toBe(result.counts.checked);
     expect(await redis.config("GET", SETTING)).toEqual(before);
     await redis.config("SET", SETTING, "");
+    const text = readFileSync(prom, "utf8");
+    const checked = new RegExp(
+      `jobs_migrate_follow_pairs_total\\{outcome="checked",scope="follow:all"\\} ${result.counts.checked}\\b`,
+    );
+    expect(text).toMatch(checked);
+    expect(text).toMatch(/^jobs_migrate_follow_lag_seconds_count\{scope="follow:all"\} [1-9]/m);
   });
 
-  it("SIGINT: exit 130 with the session's summary", async () => {
+  it("SIGINT: exit 130 with the session's summary; --workspace and --repair as in verify", async () => {
     const p = uniquePrefix("follow-sigint");
-    const f = await startFollow(server.url, p, "--enable-notifications");
-    await redis.pipeline(brokenPair(p, "one")).exec();
-    await sleep(1500);
+    const f = await startFollow(server.url, p, `--workspace ws-gap --repair`);
+    await redis.pipeline([...brokenPair(p, "one"), ...brokenPair(p, "other", "ws-other")]).exec();
+    await sleep(2000);
     f.child.kill("SIGINT");
     const r = await f.done;
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/verify --follow on .* \(interrupted\): NOT CLEAN/);
-    expect(r.stdout).toMatch(/confirmed\s+1/);
+    expect(r.stdout).toMatch(/confirmed\s+1 /);
+    expect(r.stdout).toMatch(/repaired\s+1\n/);
+    expect(r.stdout).toMatch(/outOfScope\s+1\n/);
+    expect(await redis.hget(`${p}ai:job:ws-gap:one`, "status")).toBe("running");
+    expect(await redis.hget(`${p}ai:job:ws-other:other`, "status")).toBe("pending");
     expect(await redis.config("GET", SETTING)).toEqual([SETTING, ""]);
   });
 
@@ -232,16 +252,7 @@ describe("verify --follow on a 3-master Cluster with replicas", () => {
   it("reports exactly the broken pairs across a failover, pairs broken on the new master before it is followed included, and puts the setting back on every node", async () => {
     const p = uniquePrefix("follow-failover");
     const report = tempFile("follow.jsonl");
-    const f = await startFollow(
-      c.url,
-      p,
-      "--enable-notifications",
-      "--for",
-      "9s",
-      "--report",
-      report,
-      "--json",
-    );
+    const f = await startFollow(c.url, p, `--for 9s --report ${report} --json`);
     const w = writer(redis, p, 40);
     await sleep(1500);
     const [port] = await masterPorts(c);

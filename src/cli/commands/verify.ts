@@ -19,7 +19,10 @@ export function verifyCommand(): Command {
       "Compare each old job hash with its new key, byte for byte, re-reading divergent pairs before calling\n" +
         "them confirmed (a pair caught between the application's two writes is transient), then look for orphan\n" +
         "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys not accepted\n" +
-        "(see `jobs-migrate accept`).",
+        "(see `jobs-migrate accept`).\n" +
+        "With --follow: runs until stopped, re-verifying each pair the application writes once it has been\n" +
+        "quiet for --settle (keyspace notifications; --enable-notifications turns them on and back off);\n" +
+        "exit 130 on SIGINT/SIGTERM with the session's summary, or after --for: 0 clean, 1 confirmed divergence.",
     );
   withExitStatuses(
     cmd,
