@@ -33,7 +33,7 @@ const USAGE = `usage: node dist/tools/bench/run.js [options]
                       HGET latency from another process and count SLOWLOG entries over 1/2/5 ms
   follow (verify --follow's proofs; --cluster adds a 3-master Cluster):
   --follow-seconds S  length of each accuracy run (default 60)
-  --follow-rate N     the app writer's Redis calls per second (default 2000)
+  --follow-rate N     the app writer's Redis calls per second (default 2200)
   --broken-every N    1 in N updates skips the new key in the broken run (default 500)
   --memory-minutes M  also an M-minute run of distinct keys, RSS sampled every 10 s (default 0: none)`;
 
@@ -95,7 +95,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     only: operations(values.only),
     follow: {
       seconds: positiveInt("follow-seconds", values["follow-seconds"], 60),
-      rate: positiveInt("follow-rate", values["follow-rate"], 2000),
+      rate: positiveInt("follow-rate", values["follow-rate"], 2200),
       brokenEvery: positiveInt("broken-every", values["broken-every"], 500),
       memoryMinutes:
         values["memory-minutes"] === undefined

@@ -50,7 +50,7 @@ export function startWriter(o: WriterOptions): Writer {
   let stopped = false;
   // Permits by elapsed time, handed out every 5 ms: setTimeout cannot pace single calls at
   // 0.5 ms, and a timer that fires late (a busy machine) must not lower the rate.
-  const burst = o.callsPerSecond / 50;
+  const burst = o.callsPerSecond / 10;
   let permits = 0;
   let lastMs = Date.now();
   const waiters: (() => void)[] = [];

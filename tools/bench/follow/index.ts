@@ -197,6 +197,49 @@ async function costRun(d: Deployment, rate: number, seconds: number, dir: string
   return { off, on };
 }
 
+/**
+ * Events as fast as a pipelined writer makes them (pairs written whole, equal): how many
+ * events per second one follow process takes in, and whether it still checks every pair.
+ */
+async function flatOutRun(d: Deployment, seconds: number, dir: string) {
+  const p = PREFIX("flat-out");
+  const args = [...prefixArgs(p), "--enable-notifications", "--settle", "1s"];
+  const f = startFollowProcess(
+    d.url,
+    [...args, "--for", `${seconds + 1}s`],
+    join(dir, "flat.jsonl"),
+  );
+  await untilFollowing(f);
+  const own0 = procStats(f.pid).cpuMs;
+  const cpu0 = serverCpuMs(d);
+  const t0 = Date.now();
+  let hsets = 0;
+  for (let n = 0; Date.now() - t0 < seconds * 1000;) {
+    // Sent together, not awaited one by one (a Cluster pipeline must stay in one slot).
+    const sent: Promise<number>[] = [];
+    for (let i = 0; i < 100; i++, n++) {
+      const job = ["job_id", `j${n}`, "workspace_id", "ws-1", "status", "pending"];
+      sent.push(
+        d.redis.hset(`${p}ai:jobs:j${n}`, ...job),
+        d.redis.hset(`${p}ai:job:ws-1:j${n}`, ...job),
+      );
+    }
+    await Promise.all(sent);
+    hsets += 200;
+  }
+  const secs = (Date.now() - t0) / 1000;
+  const own = procStats(f.pid).cpuMs - own0;
+  const cpu = serverCpuMs(d) - cpu0;
+  const r = await f.done;
+  const c = (r.json.counts ?? {}) as Record<string, number>;
+  console.log(
+    `  flat out: ${Math.round(hsets / secs)} HSETs/s for ${secs.toFixed(0)} s; follow received ${c.events ?? 0} of ${hsets} events ` +
+      `(${Math.round((c.events ?? 0) / secs)}/s) using ${(own / 10 / secs).toFixed(0)}% of a core (${((1000 * own) / Math.max(1, c.events ?? 0)).toFixed(1)} µs per event, its checks included), ` +
+      `redis-server ${(cpu / 10 / secs).toFixed(0)}%; checked ${c.checked ?? 0} of ${hsets / 2} pairs, sampled out ${c.sampledOut ?? 0}, dropped ${c.dropped ?? 0}, confirmed ${c.confirmed ?? 0}, exit ${r.code}`,
+  );
+  return { hsetsPerSecond: hsets / secs, counts: c, followCpuMs: own, serverCpuMs: cpu, secs };
+}
+
 async function memoryRun(d: Deployment, a: FollowBenchArgs, dir: string) {
   const total = a.memoryMinutes * 60;
   const report = join(dir, `${d.kind}-memory.jsonl`);
@@ -205,7 +248,8 @@ async function memoryRun(d: Deployment, a: FollowBenchArgs, dir: string) {
   const f = follow!;
   const samples: { s: number; rss: number }[] = [];
   const t0 = Date.now();
-  while (Date.now() - t0 < (total - 2) * 1000) {
+  // The last sample 10 s before --for ends it.
+  while (Date.now() - t0 + 10_000 < (total - 10) * 1000) {
     await sleep(10_000);
     const rss = procStats(f.pid).rssBytes;
     samples.push({ s: Math.round((Date.now() - t0) / 1000), rss });
@@ -234,9 +278,10 @@ export async function benchFollow(a: FollowBenchArgs): Promise<Record<string, un
         const clean = await accuracyRun(d, a, 0, dir);
         const broken = await accuracyRun(d, a, a.brokenEvery, dir);
         const cost = await costRun(d, a.rate, 15, dir);
+        const flatOut = await flatOutRun(d, 10, dir);
         const memory =
           a.memoryMinutes > 0 && kind === "single" ? await memoryRun(d, a, dir) : undefined;
-        out.push({ kind, clean, broken, cost, memory });
+        out.push({ kind, clean, broken, cost, flatOut, memory });
       } finally {
         d.redis.disconnect();
         await d.stop();
