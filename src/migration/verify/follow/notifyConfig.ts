@@ -74,6 +74,7 @@ export class NotifySettings {
     for (const [address, c] of this.changed) {
       // A Cluster client drops its connections to nodes whose role changed: a fresh one.
       const client = c.client.status === "ready" ? c.client : c.client.duplicate();
+      if (client !== c.client) client.on("error", () => undefined); // a dead node: said below
       try {
         const now = await this.read(client, address);
         if (now !== c.applied) {
