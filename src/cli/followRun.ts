@@ -70,7 +70,9 @@ export async function runFollow(
   let lastPublishMs = 0;
   let target;
   try {
-    target = await openTarget(opts);
+    // A session lasts days: it reconnects without end, and gives up only when its checks
+    // kept failing for --settle-timeout (exit 3).
+    target = await openTarget(opts, Number.POSITIVE_INFINITY);
     const result = await follow(
       target,
       {

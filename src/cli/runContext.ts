@@ -12,8 +12,14 @@ import { createProgressView } from "./render/progressView.js";
 import { registerSecret } from "./secrets.js";
 import { stopOnSignals } from "./signals.js";
 
-/** Connect as the options say; the passwords are registered as secrets first. */
-export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
+/**
+ * Connect as the options say; the passwords are registered as secrets first.
+ * `maxReconnects`: attempts before a lost connection fails for good (default 5).
+ */
+export async function openTarget(
+  opts: CommonOptions,
+  maxReconnects?: number,
+): Promise<RedisTarget> {
   commandBudget.configure(opts.maxCommandMs);
   const endpoint = endpointOf(opts);
   // REDIS_PASSWORD keeps the password out of the URL (and out of shell history).
@@ -28,6 +34,7 @@ export async function openTarget(opts: CommonOptions): Promise<RedisTarget> {
   noteEndpoint(describeEndpoint(endpoint));
   return connect({
     endpoint,
+    maxReconnects,
     cluster: opts.cluster,
     tls: { ca: opts.tlsCa, cert: opts.tlsCert, key: opts.tlsKey, insecure: opts.tlsInsecure },
   });

@@ -7,7 +7,8 @@ const BUCKETS = 12_000;
  * the same after a minute or a week, and quantiles are exact to 10 ms.
  */
 export class LagHistogram {
-  private readonly counts = new Uint32Array(BUCKETS + 1);
+  // Float64: a 32-bit count would wrap after a few days at thousands of pairs a second.
+  private readonly counts = new Float64Array(BUCKETS + 1);
   count = 0;
   sumMs = 0;
   maxMs = 0;
