@@ -1,60 +1,13 @@
-import type { Finding } from "../../../engine/checkpoint.js";
 import { sleep } from "../../../engine/time.js";
 import type { RedisTarget } from "../../../redis/target.js";
 import { oldKeyOf, type KeySchema } from "../../shared/keySchema.js";
-import type { VerifySettings } from "../verifyPairs.js";
 import { FollowChecks } from "./followChecks.js";
+import type { FollowOptions, FollowSnapshot } from "./followTypes.js";
 import { sweepSince } from "./catchUp.js";
 import { FollowedNodes, type GapToSweep } from "./followedNodes.js";
 import { LagHistogram } from "./lagHistogram.js";
 import { NotifySettings } from "./notifyConfig.js";
 import { TouchedPairs, type TouchSource } from "./touchedPairs.js";
-
-export interface FollowOptions {
-  schema: KeySchema;
-  ttlToleranceMs: number;
-  workspaces: string[] | undefined;
-  /** --sample as a fraction (follow has no total to turn a count into one). */
-  sampleFraction: number;
-  recheckRounds: number;
-  recheckDelayMs: number;
-  repair: "no" | "dry-run" | "yes";
-  sink?: VerifySettings["sink"];
-  plan?: VerifySettings["plan"];
-  /** A pair is checked once no write touched it for this long. */
-  settleMs: number;
-  /** Stop by itself after this long (undefined: until a signal). */
-  forMs: number | undefined;
-  /** Touched pairs waiting at most (see TouchedPairs). */
-  maxPending: number;
-  enableNotifications: boolean;
-  /** SCAN COUNT of the catch-up sweeps. */
-  batchSize: number;
-  statePrefix: string;
-  /** Findings kept for the summary (every one is counted and reported). */
-  findingsCap: number;
-  /** How long checks may keep failing (Redis away) before follow gives up (exit 3). */
-  failAfterMs: number;
-  signal: AbortSignal;
-  log(level: "info" | "warn", message: string): void;
-  /** The lag of each pair learned from an event, as its check ends (for the metrics). */
-  onLag?: (ms: number) => void;
-}
-
-/** Live figures, and in the end the session's result. */
-export interface FollowSnapshot {
-  startedAtMs: number;
-  counts: Record<string, number>;
-  findings: Finding[];
-  lag: LagHistogram;
-  /** Touched pairs waiting for their settle time or a check. */
-  pending: number;
-  /** The admission fraction now (below 1: overload sampling, or --sample). */
-  admitting: number;
-  followedMasters: number;
-  /** Gaps whose catch-up sweep has not finished (their pairs are not proven). */
-  gapsOpen: string[];
-}
 
 const TICK_MS = 100;
 /** Catch-up sweeps look back this much before a gap began (clocks, LRU grain). */
@@ -231,3 +184,5 @@ function oldKeyMapper(schema: KeySchema): (key: Buffer) => Buffer | undefined {
     return underOld ? key : undefined;
   };
 }
+
+export type { FollowOptions, FollowSnapshot } from "./followTypes.js";

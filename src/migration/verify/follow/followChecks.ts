@@ -4,7 +4,7 @@ import { withBaseline } from "../../shared/baseline.js";
 import type { DivergenceRecord } from "../divergenceReport.js";
 import type { PairOutcome } from "../verifyCompare.js";
 import { verifyPairs, type VerifySettings } from "../verifyPairs.js";
-import type { FollowOptions, FollowSnapshot } from "./follow.js";
+import type { FollowOptions, FollowSnapshot } from "./followTypes.js";
 import type { TouchedPairs, TouchedPair } from "./touchedPairs.js";
 
 /** Pairs checked in one call of verify's batch path, and calls in flight: most of a call is
