@@ -16,9 +16,11 @@ import { stopOnSignals } from "./signals.js";
 /**
  * Connect as the options say; the passwords are registered as secrets first. The command
  * budget is --max-command-ms where the subcommand takes it, else the default.
+ * `maxReconnects`: attempts before a lost connection fails for good (default 5).
  */
 export async function openTarget(
   opts: ConnectionOptions & { maxCommandMs?: number },
+  maxReconnects?: number,
 ): Promise<RedisTarget> {
   if (opts.maxCommandMs !== undefined) commandBudget.configure(opts.maxCommandMs);
   const endpoint = endpointOf(opts);
@@ -34,6 +36,7 @@ export async function openTarget(
   noteEndpoint(describeEndpoint(endpoint));
   return connect({
     endpoint,
+    maxReconnects,
     cluster: opts.cluster,
     tls: { ca: opts.tlsCa, cert: opts.tlsCert, key: opts.tlsKey, insecure: opts.tlsInsecure },
   });

@@ -11,9 +11,13 @@ export interface BenchArgs {
   latency: boolean;
   /** Operations to measure, in run order. */
   only: Operation[];
+  /** verify --follow's proofs (with --only follow; see follow/index.ts). */
+  follow: { seconds: number; rate: number; brokenEvery: number; memoryMinutes: number };
 }
 
-export const OPERATIONS = ["backfill", "verify", "cleanup"] as const;
+export const OPERATIONS = ["backfill", "verify", "cleanup", "follow"] as const;
+/** What runs without --only: follow's proofs take minutes of their own. */
+const DEFAULT_OPERATIONS: Operation[] = ["backfill", "verify", "cleanup"];
 export type Operation = (typeof OPERATIONS)[number];
 
 const USAGE = `usage: node dist/tools/bench/run.js [options]
@@ -22,10 +26,16 @@ const USAGE = `usage: node dist/tools/bench/run.js [options]
   --cluster-keys N    old job hashes to seed on the cluster (default 200000)
   --batch-size N      SCAN COUNT for every method, passed through to the tool (default 500, as the tool)
   --one-key-seconds S time cap for the one-key-at-a-time baseline (default 15)
-  --only OPS          comma-separated operations to measure: backfill, verify, cleanup (default: all)
+  --only OPS          comma-separated operations to measure: backfill, verify, cleanup, follow
+                      (default: backfill,verify,cleanup)
   --rss-curve         also run the tool's backfill at N/4, N/2 and N on fresh servers and print peak RSS
   --latency           seed a few big hashes too, and while each method runs (and for 3 s idle) probe
-                      HGET latency from another process and count SLOWLOG entries over 1/2/5 ms`;
+                      HGET latency from another process and count SLOWLOG entries over 1/2/5 ms
+  follow (verify --follow's proofs; --cluster adds a 3-master Cluster):
+  --follow-seconds S  length of each accuracy run (default 60)
+  --follow-rate N     the app writer's Redis calls per second (default 2200)
+  --broken-every N    1 in N updates skips the new key in the broken run (default 500)
+  --memory-minutes M  also an M-minute run of distinct keys, RSS sampled every 10 s (default 0: none)`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -37,7 +47,7 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 function operations(raw: string | undefined): Operation[] {
-  if (raw === undefined) return [...OPERATIONS];
+  if (raw === undefined) return [...DEFAULT_OPERATIONS];
   const asked = raw.split(",").map((s) => s.trim());
   const bad = asked.find((op) => !(OPERATIONS as readonly string[]).includes(op));
   if (bad !== undefined || asked.length === 0) {
@@ -63,6 +73,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       "rss-curve": { type: "boolean", default: false },
       latency: { type: "boolean", default: false },
       only: { type: "string" },
+      "follow-seconds": { type: "string" },
+      "follow-rate": { type: "string" },
+      "broken-every": { type: "string" },
+      "memory-minutes": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -79,5 +93,14 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     rssCurve: values["rss-curve"] ?? false,
     latency: values.latency ?? false,
     only: operations(values.only),
+    follow: {
+      seconds: positiveInt("follow-seconds", values["follow-seconds"], 60),
+      rate: positiveInt("follow-rate", values["follow-rate"], 2200),
+      brokenEvery: positiveInt("broken-every", values["broken-every"], 500),
+      memoryMinutes:
+        values["memory-minutes"] === undefined
+          ? 0
+          : positiveInt("memory-minutes", values["memory-minutes"], 0),
+    },
   };
 }

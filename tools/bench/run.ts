@@ -4,6 +4,7 @@ import { parseBenchArgs, type BenchArgs, type Operation } from "./args.js";
 import { benchBackfill, rssCurve, type RssPoint } from "./backfill/index.js";
 import { benchCleanup } from "./cleanup/index.js";
 import { benchVerify } from "./verify/index.js";
+import { benchFollow } from "./follow/index.js";
 import { HUGE_JOBS, WIDE_FIELDS, WIDE_JOBS } from "./jobData.js";
 import { attachProbe, closeProbe } from "./latencyProbe.js";
 import { installSignalHandlers, runCleanups, using } from "./lifecycle.js";
@@ -17,7 +18,7 @@ type BenchOpts = { batchSize: number; oneKeySeconds: number; seeded: SeedResult 
 
 // Backfill deletes every copy it makes and verify its pairs, so each starts from the old
 // keys alone; cleanup deletes old keys and re-seeds them before it returns.
-const BENCH: Record<Operation, Bench> = {
+const BENCH: Record<Exclude<Operation, "follow">, Bench> = {
   backfill: benchBackfill,
   verify: benchVerify,
   cleanup: benchCleanup,
@@ -45,6 +46,7 @@ async function seedAndBench(
   const idle = args.latency ? await attachProbe(target, seed) : undefined;
   try {
     for (const op of args.only) {
+      if (op === "follow") continue; // no seeded keyspace: see benchFollow
       console.log(`[${target.kind}] ${op}:`);
       const methods = await BENCH[op](target, opts);
       reports.push(analyse(op, target.kind, seed, args.batchSize, methods, idle));
@@ -64,6 +66,15 @@ async function main(): Promise<void> {
   if (load > 0.5 * os.cpus().length)
     console.log("WARNING: the machine is busy, figures will be noisy");
   let redisVersion = "unknown";
+  const seeded = args.only.some((op) => op !== "follow");
+  const follow = args.only.includes("follow")
+    ? await benchFollow({ cluster: args.cluster, ...args.follow })
+    : undefined;
+  if (!seeded) {
+    const path = writeJson({ timestamp: new Date().toISOString(), args, ...follow });
+    console.log(`results written to ${path}`);
+    return;
+  }
 
   await using(
     () => startRedisServer(),
@@ -123,6 +134,7 @@ async function main(): Promise<void> {
     },
     reports,
     ...(curve ? { rssCurve: curve } : {}),
+    ...follow,
   });
   console.log(`results written to ${path}`);
 }

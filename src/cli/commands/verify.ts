@@ -14,6 +14,8 @@ import { addVerifyOptions, verifyProblem, verifyShape } from "../options/verify.
 import { writeJsonResult } from "../render/jsonResult.js";
 import { divergencesOf, renderVerifySummary } from "../render/verifySummary.js";
 import { openTarget, runSession, schemaOf } from "../runContext.js";
+import { followSettings } from "../followOptions.js";
+import { runFollow } from "../followRun.js";
 import { endRunMetrics, failedRunMetrics, openRunMetrics } from "../runMetrics.js";
 
 const verifySchema = commandSchema({
@@ -32,7 +34,10 @@ export function verifyCommand(): Command {
       "Compare each old job hash with its new key, byte for byte, re-reading divergent pairs before calling\n" +
         "them confirmed (a pair caught between the application's two writes is transient), then look for orphan\n" +
         "new keys. Exit 0: clean; 1: confirmed divergence, orphans or unmigratable keys not accepted\n" +
-        "(see `jobs-migrate accept`).",
+        "(see `jobs-migrate accept`).\n" +
+        "With --follow: runs until stopped, re-verifying each pair the application writes once it has been\n" +
+        "quiet for --settle (keyspace notifications; --enable-notifications turns them on and back off);\n" +
+        "exit 130 on SIGINT/SIGTERM with the session's summary, or after --for: 0 clean, 1 confirmed divergence.",
     );
   withExitStatuses(
     cmd,
@@ -55,13 +60,15 @@ export function verifyCommand(): Command {
   );
   withExamples(withEnvironment(cmd, [...CONNECTION_ENV, "NO_COLOR"]), [
     "jobs-migrate verify --workspace ws-canary --json            # the canary's workspaces only",
-    "jobs-migrate verify --sample 5% --report divergences.jsonl",
+    "jobs-migrate verify --follow --for 30m --workspace ws-canary   # canary: each pair the app writes",
     "jobs-migrate verify --metrics-file /var/lib/node_exporter/textfile/jobs_migrate.prom   # nightly",
     "jobs-migrate verify --repair --dry-run                       # what a repair would write",
   ]);
   addMetricsOptions(addVerifyOptions(addRunCommandOptions(cmd))).action(
     async (raw: Record<string, unknown>) => {
       const opts = parseOptions(verifySchema, raw);
+      const following = followSettings(opts, opts);
+      if (following) return runFollow(opts, opts, following);
       // Opened first: a path that cannot be written fails (exit 6) before any work.
       const metrics = await openRunMetrics(
         opts,

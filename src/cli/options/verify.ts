@@ -1,7 +1,9 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
 import { isValidWorkspaceId } from "../../migration/shared/keySchema.js";
+import type { ConnectionOptions } from "./connection.js";
 import { int } from "./fields.js";
+import type { RunOptions } from "./run.js";
 
 /** verify's own options, beside those of every SCAN run (run.ts). */
 export function addVerifyOptions(cmd: Command): Command {
@@ -39,6 +41,29 @@ export function addVerifyOptions(cmd: Command): Command {
       )
         .choices(["master", "replicas"])
         .default("master"),
+    )
+    .option("--follow", "run until stopped, checking each pair the application writes (see README)")
+    .addOption(
+      new Option(
+        "--settle <duration>",
+        "with --follow: check a pair once quiet this long (default 2s)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--for <duration>",
+        "with --follow: stop after this long (e.g. 30m), then exit 0 or 1",
+      ),
+    )
+    .option(
+      "--enable-notifications",
+      "with --follow: turn keyspace notifications on where off (CONFIG SET, restored on exit)",
+    )
+    .addOption(
+      new Option(
+        "--max-pending <n>",
+        "with --follow: touched pairs waiting at most (default 100000)",
+      ),
     );
 }
 
@@ -87,8 +112,23 @@ export const verifyShape = {
   dryRun: z.boolean().optional(),
   report: z.string().min(1).optional(),
   readFrom: z.enum(["master", "replicas"]),
+  follow: z.boolean().optional(),
+  settle: z.string().optional(),
+  for: z.string().optional(),
+  enableNotifications: z.boolean().optional(),
+  maxPending: int("--max-pending", 100, 10_000_000).optional(),
 };
 
 /** verify's rules that span its own options. */
 export const verifyProblem = (o: { dryRun?: boolean; repair?: boolean }) =>
   o.dryRun && !o.repair ? "--dry-run only applies to --repair" : undefined;
+
+/** verify's options once parsed (what verify.ts's schema gives; follow reads them too). */
+export type VerifyCliOptions = ConnectionOptions &
+  RunOptions &
+  z.infer<z.ZodObject<typeof verifyShape>> & {
+    json: boolean;
+    maxCommandMs: number;
+    metricsFile?: string | undefined;
+    pushgateway?: string | undefined;
+  };

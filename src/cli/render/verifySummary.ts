@@ -3,7 +3,8 @@ import type { VerifyResult } from "../../migration/verify/verify.js";
 import type { DivergenceRecord } from "../../migration/verify/divergenceReport.js";
 import { formatCount, formatDuration, partialHashHint, styleFor, topologyLines } from "./style.js";
 
-const ORDER = [
+/** The order counters are listed in (a counter at 0 or absent is not). */
+export const COUNT_ORDER = [
   "checked",
   "equal",
   "transient",
@@ -30,7 +31,8 @@ export function divergencesOf(result: VerifyResult): DivergenceRecord[] {
   return result.findings.flatMap((f) => (f.data ? [f.data as DivergenceRecord] : []));
 }
 
-function describe(d: DivergenceRecord): string {
+/** A divergence as the summaries list it: the pair, its kinds and fields, redacted values. */
+export function describeDivergence(d: DivergenceRecord): string {
   const parts = [`${d.oldKey} -> ${d.newKey}`, d.kinds.join(",")];
   const f = d.fields;
   if (f?.differs.length) parts.push(`differs: ${f.differs.join(", ")}`);
@@ -67,7 +69,7 @@ export function renderVerifySummary(
   const lines = [
     `verify completed (run ${result.runId}${result.resumed ? ", resumed" : ""}) on ${where} [${topology}], scope ${result.scope}, in ${formatDuration(result.durationMs / 1000)}: ${verdict}`,
   ];
-  for (const k of ORDER) {
+  for (const k of COUNT_ORDER) {
     if (c[k] === undefined) continue;
     const byKind = Object.entries(c)
       .filter(([r]) => r.startsWith(`${k}.`))
@@ -81,7 +83,7 @@ export function renderVerifySummary(
     lines.push(
       `Confirmed divergences (showing ${divergences.length} of ${formatCount(c.confirmed ?? 0)}; values redacted):`,
     );
-    for (const d of divergences) lines.push(describe(d));
+    for (const d of divergences) lines.push(describeDivergence(d));
   }
   const foreign = result.findings.filter((f) => f.reason.startsWith("foreign "));
   if (foreign.length) {

@@ -13,6 +13,7 @@ import {
   replicaComparer,
   replicaFirstComparer,
   type CompareOptions,
+  type PairOutcome,
 } from "./verifyCompare.js";
 import { directFirstComparer } from "./verifyDirect.js";
 
@@ -28,6 +29,8 @@ export interface VerifySettings {
   sink?: ((record: DivergenceRecord) => Promise<void>) | undefined;
   /** A planned repair, with --repair --dry-run. */
   plan?: ((line: string) => void) | undefined;
+  /** The first comparison of a batch, before any re-check (follow's lag figures). */
+  compared?: ((keys: Buffer[], outcomes: PairOutcome[]) => void) | undefined;
 }
 
 /** Count, sample, report and (if asked) repair the decided divergences of one batch. */
@@ -83,6 +86,7 @@ export function verifyPairs(target: RedisTarget, s: VerifySettings): ProcessBatc
       s.sampleFraction >= 1 ? keys : keys.filter((k) => inSample(k, s.sampleFraction));
     if (sampled.length < keys.length) add(out, "outOfSample", keys.length - sampled.length);
     const outcomes = sampled.length ? await first(sampled) : [];
+    s.compared?.(sampled, outcomes);
     const suspects: Divergence[] = [];
     const unmigratable: [Buffer, Unmigratable][] = [];
     outcomes.forEach((o, i) => {
