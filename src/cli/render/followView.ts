@@ -1,3 +1,4 @@
+import { jsonLogLine, logFormat, scrub } from "../logFormat.js";
 import type { FollowSnapshot } from "../../migration/verify/follow/follow.js";
 import { COUNT_ORDER, describeDivergence } from "./verifySummary.js";
 import type { DivergenceRecord } from "../../migration/verify/divergenceReport.js";
@@ -32,7 +33,9 @@ export function followLine(s: FollowSnapshot, touchedPerSecond: number): string 
  * timestamped line every `intervalSeconds` otherwise; log lines always timestamped.
  */
 export function createFollowView(stream: NodeJS.WriteStream, intervalSeconds: number) {
-  const tty = Boolean(stream.isTTY) && !process.env.NO_COLOR;
+  // --log-format json: the same lines as JSON objects, and never a status line.
+  const json = logFormat() === "json";
+  const tty = Boolean(stream.isTTY) && !process.env.NO_COLOR && !json;
   let lastLineMs = 0;
   let lastTouched = 0;
   let lastAtMs = Date.now();
@@ -46,7 +49,9 @@ export function createFollowView(stream: NodeJS.WriteStream, intervalSeconds: nu
     log(level: "info" | "warn", message: string): void {
       clear();
       stream.write(
-        `${stamp()} verify --follow: ${level === "warn" ? "warning: " : ""}${message}\n`,
+        json
+          ? jsonLogLine(level, { subcommand: "verify --follow", message })
+          : `${stamp()} verify --follow: ${level === "warn" ? "warning: " : ""}${scrub(message)}\n`,
       );
     },
     update(s: FollowSnapshot): void {
@@ -63,7 +68,16 @@ export function createFollowView(stream: NodeJS.WriteStream, intervalSeconds: nu
         status = true;
       } else if (now - lastLineMs >= intervalSeconds * 1000) {
         lastLineMs = now;
-        stream.write(`${stamp()} verify --follow: ${followLine(s, rate)}\n`);
+        stream.write(
+          json
+            ? jsonLogLine("info", {
+                subcommand: "verify --follow",
+                event: "progress",
+                touchedPerSecond: rate,
+                counts: s.counts,
+              })
+            : `${stamp()} verify --follow: ${followLine(s, rate)}\n`,
+        );
       }
     },
     stop: clear,
