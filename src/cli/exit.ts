@@ -3,6 +3,7 @@ import { ExitCode, LocalFailureError, MigrateError, RedisUnavailableError } from
 import { fileFailureReason, isFileSystemError } from "../fileFailure.js";
 import { describeRedisFailure } from "../redis/redisFailure.js";
 import { endpointInUse } from "./endpointInUse.js";
+import { scrub } from "./secrets.js";
 
 /** Exit status for an internal error (a bug): EX_SOFTWARE, distinct from every documented code. */
 export const INTERNAL_ERROR = ExitCode.Internal;
@@ -61,6 +62,5 @@ export function errorLine(err: unknown, secrets: readonly string[]): string {
   if (e instanceof MigrateError) msg = e.message;
   else if (e instanceof CommanderError) msg = e.message.replace(/^error: /, "");
   else msg = `internal error (please report): ${e instanceof Error ? e.message : String(e)}`;
-  for (const s of secrets) if (s) msg = msg.split(s).join("***");
-  return `jobs-migrate: ${firstLine(msg)}`;
+  return `jobs-migrate: ${firstLine(scrub(msg, secrets))}`;
 }

@@ -42,30 +42,26 @@ export async function runFollow(
   v: VerifyCliOptions,
   f: FollowCliSettings,
 ): Promise<void> {
-  const metricsModule =
-    v.metricsFile || v.pushgateway ? await import("../output/metrics.js") : undefined;
-  if (v.metricsFile) await metricsModule!.checkTextfilePath(v.metricsFile);
+  const wantMetrics = v.metricsFile !== undefined || v.pushgateway !== undefined;
+  if (v.metricsFile) await (await import("../output/metrics.js")).checkTextfilePath(v.metricsFile);
   const report = v.report ? await ReportWriter.open(v.report) : undefined;
   const view = createFollowView(process.stderr, opts.progressInterval);
   const stop = stopOnSignals((sig) =>
     view.log("warn", `${sig}: stopping; the session's summary follows`),
   );
   const scope = `follow:${scopeOf({ workspaces: v.workspace, sample: v.sample })}`;
-  const metrics: FollowMetrics | undefined = metricsModule
+  const metrics: FollowMetrics | undefined = wantMetrics
     ? new (await import("../output/followMetrics.js")).FollowMetrics(scope)
     : undefined;
-  let publishing: Promise<void> | undefined;
-  const publish = async (final: boolean) => {
-    if (!metrics || !metricsModule) return;
-    if (v.metricsFile) await metricsModule.writeTextfile(metrics.registry, v.metricsFile);
-    if (v.pushgateway)
-      await metricsModule
-        .pushToGateway(metrics.registry, v.pushgateway, "jobs_migrate_verify_follow")
-        .catch((err: unknown) => {
-          if (final) view.log("warn", err instanceof Error ? err.message : String(err));
-        });
-  };
-  let lastPublishMs = 0;
+  const publisher = wantMetrics
+    ? new (await import("../output/metricsPublisher.js")).MetricsPublisher({
+        file: v.metricsFile,
+        gateway: v.pushgateway,
+        job: "jobs_migrate_verify_follow",
+        intervalMs: opts.progressInterval * 1000,
+        warn: (message) => view.log("warn", message),
+      })
+    : undefined;
   let target;
   try {
     // A session lasts days: it reconnects without end, and gives up only when its checks
@@ -97,22 +93,20 @@ export async function runFollow(
       },
       (s) => {
         view.update(s);
-        if (!metrics || publishing || Date.now() - lastPublishMs < opts.progressInterval * 1000)
-          return;
-        lastPublishMs = Date.now();
-        metrics.update(s);
-        publishing = publish(false)
-          .catch((err: unknown) =>
-            view.log("warn", err instanceof Error ? err.message : String(err)),
-          )
-          .finally(() => (publishing = undefined));
+        if (metrics)
+          publisher?.maybe((pub) => {
+            metrics.update(s);
+            return pub.send(metrics.registry, "replace");
+          });
       },
     );
     view.stop();
     await report?.close();
-    await publishing;
-    metrics?.update(result);
-    await publish(true);
+    if (metrics && publisher) {
+      await publisher.flushed();
+      metrics.update(result);
+      await publisher.send(metrics.registry, "replace");
+    }
     const { verdict, ok } = verdictOf(result);
     const exitCode =
       result.stoppedBy === "signal"

@@ -4,7 +4,7 @@
  * one JSON object per line for log shippers, with the same content. Either way every
  * known secret is replaced by *** (the JSON is built from scrubbed strings).
  */
-import { knownSecrets } from "./secrets.js";
+import { scrub } from "./secrets.js";
 
 export const LOG_FORMATS = ["text", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -31,12 +31,6 @@ export function logFormatOf(argv: readonly string[], env: string | undefined): L
     else if (a.startsWith("--log-format=")) asked = a.slice("--log-format=".length);
   });
   return asked === "json" ? "json" : "text";
-}
-
-export function scrub(text: string): string {
-  let out = text;
-  for (const s of knownSecrets()) if (s) out = out.split(s).join("***");
-  return out;
 }
 
 /** One JSON log line: time, level, then the fields (strings scrubbed). */

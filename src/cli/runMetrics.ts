@@ -32,22 +32,19 @@ export async function openRunMetrics(
 /** The run ended with this status (and these counts, when it got to a result). */
 export async function endRunMetrics(
   metrics: RunMetrics | undefined,
-  started: number,
   exitCode: number,
   counts?: Record<string, number>,
   extra?: Registry,
 ): Promise<void> {
-  await metrics?.end(
-    { exitCode, counts, durationSeconds: (Date.now() - started) / 1000, finishedAt: new Date() },
-    extra,
-  );
+  if (!metrics) return;
+  const durationSeconds = (Date.now() - metrics.startedMs) / 1000;
+  await metrics.end({ exitCode, counts, durationSeconds, finishedAt: new Date() }, extra);
 }
 
 /** A run that threw: its metrics say how it ended (never hiding the error itself). */
 export async function failedRunMetrics(
   metrics: RunMetrics | undefined,
-  started: number,
   err: unknown,
 ): Promise<void> {
-  await endRunMetrics(metrics, started, exitCodeFor(err)).catch(() => undefined);
+  await endRunMetrics(metrics, exitCodeFor(err)).catch(() => undefined);
 }

@@ -29,3 +29,10 @@ export function registerUrlSecret(url: string | undefined): void {
 export function knownSecrets(): string[] {
   return [...secrets];
 }
+
+/** The text with every one of `known` (by default every registered secret) as ***. */
+export function scrub(text: string, known: readonly string[] = knownSecrets()): string {
+  let out = text;
+  for (const s of known) if (s) out = out.split(s).join("***");
+  return out;
+}

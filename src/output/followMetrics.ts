@@ -1,6 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { toolVersion } from "../version.js";
-import { registerScope } from "./metrics.js";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { addBuildInfo, scopedRegistry } from "./metrics.js";
 
 /** The live figures a follow session exposes (see FollowSnapshot). */
 export interface FollowFigures {
@@ -22,7 +21,7 @@ const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
  * interval; labels come only from code-defined names (kinds, outcomes), never from data.
  */
 export class FollowMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly lag: Histogram;
   private readonly pairs: Counter;
   private readonly events: Counter;
@@ -32,7 +31,7 @@ export class FollowMetrics {
   private readonly seen = new Map<string, number>();
 
   constructor(scope: string) {
-    registerScope(this.registry, scope);
+    this.registry = scopedRegistry(scope);
     const registers = [this.registry];
     const name = (n: string) => `jobs_migrate_follow_${n}`;
     this.lag = new Histogram({
@@ -73,12 +72,7 @@ export class FollowMetrics {
       masters: gauge("masters_followed", "Masters whose keyspace events are being received."),
       updated: gauge("last_update_timestamp_seconds", "When these figures were taken."),
     };
-    new Gauge({
-      name: "jobs_migrate_build_info",
-      help: "Always 1; the version label says which jobs-migrate wrote these metrics.",
-      labelNames: ["version"],
-      registers,
-    }).set({ version: toolVersion() }, 1);
+    addBuildInfo(this.registry);
   }
 
   observeLag(ms: number): void {

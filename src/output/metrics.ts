@@ -32,12 +32,6 @@ const LABEL_VALUE = /^[a-z][a-z0-9_]{0,62}$/;
 
 const scopes = new WeakMap<Registry, string>();
 
-/** Name the scope a registry's metrics are pushed under (its Pushgateway group). */
-export function registerScope(registry: Registry, scope: string): void {
-  registry.setDefaultLabels({ scope });
-  scopes.set(registry, scope);
-}
-
 /**
  * The run's gauges in a registry of their own (never prom-client's global one), every
  * series labelled `scope`. Label values come only from counter names that look like
@@ -86,7 +80,8 @@ export function buildVerifyMetrics(result: VerifyMetricsInput): Registry {
 /** A registry of its own (never prom-client's global one), every series labelled `scope`. */
 export function scopedRegistry(scope: string): Registry {
   const registry = new Registry();
-  registerScope(registry, scope);
+  registry.setDefaultLabels({ scope });
+  scopes.set(registry, scope);
   return registry;
 }
 

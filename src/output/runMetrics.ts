@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Gauge, type Registry } from "prom-client";
-import { addBuildInfo, pushToGateway, scopedRegistry, writeTextfile } from "./metrics.js";
+import { addBuildInfo, scopedRegistry } from "./metrics.js";
+import { MetricsPublisher } from "./metricsPublisher.js";
 
 /** The figures of a progress event (the engine's RunEvent "progress", as a sink sees it). */
 export interface RunProgress {
@@ -53,13 +54,17 @@ const FAMILY = "jobs_migrate_run_";
 export class RunMetrics {
   private readonly registry: Registry;
   private readonly g: Record<string, Gauge>;
-  private lastFlush = 0;
-  private flushing: Promise<void> = Promise.resolve();
-  private pushFailing = false;
+  private readonly publisher: MetricsPublisher;
   private ended = false;
+  /** When the run began (ms since the epoch): its metrics were set up first thing. */
+  readonly startedMs = Date.now();
 
   constructor(private readonly opts: RunMetricsOptions) {
     this.registry = scopedRegistry(opts.scope);
+    this.publisher = new MetricsPublisher({
+      ...opts,
+      job: `jobs_migrate_${opts.subcommand.replace(/\W/g, "_")}`,
+    });
     // An explicit label, not a default one: the gauges also go into verify's registry.
     const gauge = (name: string, help: string, labelNames: string[] = []) =>
       new Gauge({
@@ -111,14 +116,12 @@ export class RunMetrics {
     this.set("paused", p.paused ? 1 : 0);
     this.set("throttled", p.throttled ? 1 : 0);
     this.setOutcomes(p.counts);
-    if (Date.now() - this.lastFlush < this.opts.intervalMs) return;
-    this.lastFlush = Date.now();
-    this.flushing = this.flushing.then(() => this.publish("add", this.registry));
+    this.publisher.maybe(async (pub) => pub.send(this.registry, "add", await this.keepingOthers()));
   }
 
   /** Resolves once the writes and pushes asked for so far are done. */
   flushed(): Promise<void> {
-    return this.flushing;
+    return this.publisher.flushed();
   }
 
   /**
@@ -127,7 +130,7 @@ export class RunMetrics {
    */
   async end(end: RunEnd, extra?: Registry): Promise<void> {
     this.ended = true;
-    await this.flushing;
+    await this.publisher.flushed();
     this.set("inProgress", 0);
     if (end.counts) this.setOutcomes(end.counts);
     this.set("exitCode", end.exitCode);
@@ -136,7 +139,7 @@ export class RunMetrics {
       this.set("completed", end.finishedAt.getTime() / 1000);
     this.set("duration", end.durationSeconds);
     if (extra) for (const g of Object.values(this.g)) extra.registerMetric(g);
-    await this.publish("replace", extra ?? this.registry);
+    await this.publisher.send(extra ?? this.registry, "replace");
   }
 
   private setOutcomes(counts: Record<string, number>): void {
@@ -149,29 +152,15 @@ export class RunMetrics {
       );
   }
 
-  private async publish(mode: "add" | "replace", registry: Registry): Promise<void> {
-    if (this.opts.file) {
-      if (mode === "replace") await writeTextfile(registry, this.opts.file);
-      else await this.writeKeepingOthers().catch((err: unknown) => this.opts.warn(String(err)));
-    }
-    if (this.opts.gateway) {
-      try {
-        const job = `jobs_migrate_${this.opts.subcommand.replace(/\W/g, "_")}`;
-        await pushToGateway(registry, this.opts.gateway, job, 10_000, mode);
-        this.pushFailing = false;
-      } catch (err) {
-        if (!this.pushFailing) this.opts.warn(err instanceof Error ? err.message : String(err));
-        this.pushFailing = true;
-      }
-    }
-  }
-
-  /** Mid-run: this run's families replaced in the textfile, every other family kept. */
-  private async writeKeepingOthers(): Promise<void> {
-    const file = this.opts.file!;
+  /**
+   * Mid-run textfile: this run's families replaced, every other family kept (the last
+   * verify's stay until this run ends); undefined without a textfile.
+   */
+  private async keepingOthers(): Promise<string | undefined> {
+    const file = this.publisher.file;
+    if (file === undefined) return undefined;
     const before = await readFile(file, "utf8").catch(() => "");
-    const kept = otherFamilies(before);
-    await writeTextfile(`${kept}${await this.registry.metrics()}`, file);
+    return `${otherFamilies(before)}${await this.registry.metrics()}`;
   }
 }
 

@@ -58,7 +58,6 @@ export function backfillCommand(): Command {
     const opts = parseOptions(backfillSchema, raw);
     const name = opts.reverse ? "backfill-reverse" : "backfill";
     const metrics = await openRunMetrics(opts, name, "all", opts.progressInterval);
-    const started = Date.now();
     const target = await openTarget(opts);
     const highlight = [
       "copied",
@@ -77,7 +76,7 @@ export function backfillCommand(): Command {
         : await backfill(target, schemaOf(opts), session.settings);
       session.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
-      await endRunMetrics(metrics, started, exitCode, result.counts);
+      await endRunMetrics(metrics, exitCode, result.counts);
       if (opts.json)
         writeJsonResult({
           subcommand: "backfill",
@@ -92,7 +91,7 @@ export function backfillCommand(): Command {
         );
       process.exitCode = exitCode;
     } catch (err) {
-      await failedRunMetrics(metrics, started, err);
+      await failedRunMetrics(metrics, err);
       throw err;
     } finally {
       session.close();

@@ -88,7 +88,6 @@ export function cleanupCommand(): Command {
     const opts = parseOptions(cleanupSchema, raw);
     // Opened first: a path that cannot be written fails (exit 6) before any work.
     const metrics = await openRunMetrics(opts, "cleanup", "all", opts.progressInterval);
-    const started = Date.now();
     const archive =
       opts.archive && opts.execute
         ? await ReportWriter.open(opts.archive, { append: true, what: "archive file" })
@@ -117,7 +116,7 @@ export function cleanupCommand(): Command {
       session.close();
       await archive?.close();
       const exitCode = result.clean ? ExitCode.Ok : ExitCode.ProblemsFound;
-      await endRunMetrics(metrics, started, exitCode, result.counts);
+      await endRunMetrics(metrics, exitCode, result.counts);
       if (opts.json)
         writeJsonResult({
           subcommand: "cleanup",
@@ -132,7 +131,7 @@ export function cleanupCommand(): Command {
       }
       process.exitCode = exitCode;
     } catch (err) {
-      await failedRunMetrics(metrics, started, err);
+      await failedRunMetrics(metrics, err);
       throw err;
     } finally {
       session.close();

@@ -52,11 +52,10 @@ export function restoreCommand(): Command {
       const opts = parseOptions(restoreSchema, raw);
       // restore reports its result only (it has no progress events).
       const metrics = await openRunMetrics(opts, "restore", "all");
-      const started = Date.now();
       const target = await openTarget(opts);
       try {
         const result = await restoreArchive(target.client, opts.from, opts.overwrite);
-        await endRunMetrics(metrics, started, ExitCode.Ok, result.counts);
+        await endRunMetrics(metrics, ExitCode.Ok, result.counts);
         if (opts.json)
           writeJsonResult({
             subcommand: "restore",
@@ -74,7 +73,7 @@ export function restoreCommand(): Command {
           );
         }
       } catch (err) {
-        await failedRunMetrics(metrics, started, err);
+        await failedRunMetrics(metrics, err);
         throw err;
       } finally {
         await target.close();

@@ -77,7 +77,6 @@ export function verifyCommand(): Command {
         opts.progressInterval,
       );
       const report = opts.report ? await ReportWriter.open(opts.report) : undefined;
-      const started = Date.now();
       const session = runSession(
         "verify",
         opts,
@@ -111,13 +110,7 @@ export function verifyCommand(): Command {
         const problems = (result.counts.confirmed ?? 0) + unaccepted(result.counts, "unmigratable");
         const exitCode = problems === 0 ? ExitCode.Ok : ExitCode.ProblemsFound;
         if (metrics)
-          await endRunMetrics(
-            metrics,
-            started,
-            exitCode,
-            result.counts,
-            await verifyMetrics(result),
-          );
+          await endRunMetrics(metrics, exitCode, result.counts, await verifyMetrics(result));
         if (opts.json) {
           const { findings, ...rest } = result;
           writeJsonResult({
@@ -142,7 +135,7 @@ export function verifyCommand(): Command {
         }
         process.exitCode = exitCode;
       } catch (err) {
-        await failedRunMetrics(metrics, started, err);
+        await failedRunMetrics(metrics, err);
         throw err;
       } finally {
         session.close();

@@ -5,10 +5,14 @@
  */
 import { Option, type Command } from "commander";
 import { UsageError } from "../../errors.js";
+import { warn } from "../logFormat.js";
 
-/** The deprecation line an old name prints, once per run. */
+const deprecation = (oldName: string, newName: string) =>
+  `${oldName} is deprecated, use ${newName} (it will be removed in the next release)`;
+
+/** The deprecation line an old name prints (as text), once per run. */
 export function deprecationWarning(oldName: string, newName: string): string {
-  return `jobs-migrate: warning: ${oldName} is deprecated, use ${newName} (it will be removed in the next release)`;
+  return `jobs-migrate: warning: ${deprecation(oldName, newName)}`;
 }
 
 /**
@@ -30,7 +34,7 @@ export function addDeprecatedName(cmd: Command, oldFlags: string, newName: strin
       throw new UsageError(
         `${old.long} and ${newName} are the same option (${old.long} is deprecated): give only ${newName}`,
       );
-    process.stderr.write(`${deprecationWarning(old.long!, newName)}\n`);
+    warn(deprecation(old.long!, newName)); // a JSON line with --log-format json
     hooked.setOptionValueWithSource(newKey, hooked.getOptionValue(oldKey), "cli");
     hooked.setOptionValueWithSource(oldKey, undefined, undefined);
   });

@@ -1,4 +1,5 @@
-import { jsonLogLine, logFormat, scrub } from "../logFormat.js";
+import { jsonLogLine, logFormat } from "../logFormat.js";
+import { scrub } from "../secrets.js";
 import type { FollowSnapshot } from "../../migration/verify/follow/follow.js";
 import { COUNT_ORDER, describeDivergence } from "./verifySummary.js";
 import type { DivergenceRecord } from "../../migration/verify/divergenceReport.js";

@@ -1,6 +1,7 @@
 import cliProgress from "cli-progress";
 import type { RunEvent, RunEventListener } from "../../engine/events.js";
-import { jsonLogLine, scrub, type LogFormat } from "../logFormat.js";
+import { jsonLogLine, type LogFormat } from "../logFormat.js";
+import { scrub } from "../secrets.js";
 import { formatCount, formatDuration, styleFor } from "./style.js";
 
 export interface ProgressViewOptions {
@@ -35,15 +36,11 @@ export function createProgressView(opts: ProgressViewOptions): {
 } {
   const { stream, name } = opts;
   const style = styleFor(stream);
-  let last: Extract<RunEvent, { type: "progress" }> | undefined;
-  let lastPrinted: typeof last;
-  let lastLine = 0;
-  let stopped = false;
 
   const line = (text: string): void => {
     stream.write(`${stamp()} ${name}: ${scrub(text)}\n`);
   };
-  const describe = (e: Extract<RunEvent, { type: "progress" }>): string => {
+  const describe = (e: ProgressEvent): string => {
     const total = e.estimatedTotal;
     const pct = total ? ` (${Math.min(100, Math.floor((100 * e.processed) / total))}%)` : "";
     const of = total ? `/${e.done ? "" : "~"}${formatCount(total)}` : "";
@@ -53,24 +50,22 @@ export function createProgressView(opts: ProgressViewOptions): {
     return `${formatCount(e.processed)}${of} keys${pct}, ${formatCount(e.rate)} keys/s${eta}${e.paused ? `, PAUSED: ${e.paused}` : e.throttled ? ", throttled (--rate)" : ""}${x ? `, ${x}` : ""}`;
   };
 
-  if (opts.format === "json") return jsonView(opts);
-  if (!stream.isTTY) {
-    return {
-      listener: (e) => {
-        if (e.type === "log") return line(e.level === "warn" ? `warning: ${e.message}` : e.message);
-        last = e;
-        if (Date.now() - lastLine >= opts.intervalSeconds * 1000) {
-          lastLine = Date.now();
-          lastPrinted = e;
-          line(describe(e));
-        }
-      },
-      stop: () => {
-        if (last && last !== lastPrinted && !stopped) line(describe(last));
-        stopped = true;
-      },
-    };
+  if (opts.format === "json") {
+    // --log-format json: the same lines, each one JSON object.
+    const subcommand = name;
+    return lineView(
+      opts.intervalSeconds,
+      (e) => stream.write(jsonLogLine(e.level, { subcommand, message: e.message })),
+      (e) =>
+        stream.write(jsonLogLine("info", { subcommand, ...e, type: undefined, event: "progress" })),
+    );
   }
+  if (!stream.isTTY)
+    return lineView(
+      opts.intervalSeconds,
+      (e) => line(e.level === "warn" ? `warning: ${e.message}` : e.message),
+      (e) => line(describe(e)),
+    );
 
   const bar = new cliProgress.SingleBar(
     {
@@ -86,6 +81,7 @@ export function createProgressView(opts: ProgressViewOptions): {
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let stopped = false;
   return {
     listener: (e) => {
       if (e.type === "log") {
@@ -115,36 +111,36 @@ export function createProgressView(opts: ProgressViewOptions): {
   };
 }
 
+type ProgressEvent = Extract<RunEvent, { type: "progress" }>;
+
 /**
- * --log-format json: each log event, and a progress event every intervalSeconds (and the
- * last one), as one JSON object per line with the same content as the text lines.
+ * Lines, not a bar (cron, log shippers): every log event, and a progress event every
+ * intervalSeconds, the last one too when the run stops.
  */
-function jsonView(opts: ProgressViewOptions): { listener: RunEventListener; stop(): void } {
-  const subcommand = opts.name;
-  let last: Extract<RunEvent, { type: "progress" }> | undefined;
-  let lastPrinted: typeof last;
+function lineView(
+  intervalSeconds: number,
+  log: (e: Extract<RunEvent, { type: "log" }>) => void,
+  progress: (e: ProgressEvent) => void,
+): { listener: RunEventListener; stop(): void } {
+  let last: ProgressEvent | undefined;
+  let lastPrinted: ProgressEvent | undefined;
   let lastLine = 0;
   let stopped = false;
-  const progress = (e: Extract<RunEvent, { type: "progress" }>): void => {
+  const print = (e: ProgressEvent) => {
     lastPrinted = e;
-    opts.stream.write(
-      jsonLogLine("info", { subcommand, ...e, type: undefined, event: "progress" }),
-    );
+    progress(e);
   };
   return {
     listener: (e) => {
-      if (e.type === "log") {
-        opts.stream.write(jsonLogLine(e.level, { subcommand, message: e.message }));
-        return;
-      }
+      if (e.type === "log") return log(e);
       last = e;
-      if (Date.now() - lastLine >= opts.intervalSeconds * 1000) {
+      if (Date.now() - lastLine >= intervalSeconds * 1000) {
         lastLine = Date.now();
-        progress(e);
+        print(e);
       }
     },
     stop: () => {
-      if (last && last !== lastPrinted && !stopped) progress(last);
+      if (last && last !== lastPrinted && !stopped) print(last);
       stopped = true;
     },
   };

@@ -1,19 +1,19 @@
-import type { RunEventListener } from "../../engine/events.js";
-import type { LoadLimits } from "../../engine/loadGuard.js";
+import type { RunSpec } from "../../engine/runSpec.js";
 
-export interface RunSettings {
-  statePrefix: string;
-  batchSize: number;
-  rate: number;
-  lockTtlMs: number;
-  restart: boolean;
-  findingsCap: number;
-  version: string;
-  signal?: AbortSignal | undefined;
-  onEvent?: RunEventListener | undefined;
-  targetBatchMs?: number | undefined;
-  loadLimits?: LoadLimits | undefined;
-  maxPauseMs?: number | undefined;
-  /** How long a run waits for the deployment to settle after a failover (exit 3 after). */
-  settleMs?: number | undefined;
-}
+/** What a subcommand's run takes from the CLI: the engine's run settings, as RunSpec says them. */
+export type RunSettings = Pick<
+  RunSpec,
+  | "statePrefix"
+  | "batchSize"
+  | "rate"
+  | "lockTtlMs"
+  | "restart"
+  | "findingsCap"
+  | "version"
+  | "signal"
+  | "onEvent"
+  | "targetBatchMs"
+  | "loadLimits"
+  | "maxPauseMs"
+  | "settleMs"
+>;
